@@ -6,5 +6,10 @@ use examples_threads::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.args.common.install();
-    shared::cli::run_sections(cli.section, |section| section.run(&cli.args))
+    shared::cli::run_sections(
+        "examples-threads",
+        cli.section,
+        &cli.args.common,
+        |section| section.run(&cli.args),
+    )
 }

@@ -5,6 +5,7 @@
 //! and JSON lines go where `--json` says. Bad values (0 workers, a negative, zero or infinite
 //! scale) are clap errors: a message and exit code 2, never a panic.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -35,6 +36,10 @@ pub struct CommonArgs {
     /// Print per-task log lines (e.g. `call 3 iteration 1`), as the tutorials do.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+
+    /// Print the section names, one per line, and exit (used by scripts/run_all.sh).
+    #[arg(long, global = true, hide = true)]
+    pub list_sections: bool,
 }
 
 impl Default for CommonArgs {
@@ -46,6 +51,7 @@ impl Default for CommonArgs {
             workers: None,
             seed: 42,
             verbose: false,
+            list_sections: false,
         }
     }
 }
@@ -107,25 +113,47 @@ pub struct OutArgs {
     pub out: PathBuf,
 }
 
+/// Environment variable that makes a section fail on purpose, to test that failures are
+/// reported (e.g. by `scripts/run_all.sh`): `<crate>/<section>`, e.g. `examples-threads/gil`.
+pub const FAIL_SECTION_ENV: &str = "EXAMPLES_FAIL_SECTION";
+
 /// Runs the chosen section, or every section in declaration order when none is chosen.
 ///
 /// Sections are a `clap::ValueEnum` (so `--help` lists them with the tutorial section each
-/// mirrors). An error stops the run with `error in section <name>: ...` on stderr and exit
-/// code 1; failed checks (see [`crate::output::check`]) also give exit code 1.
+/// mirrors). `--list-sections` prints their names, one per line, and runs nothing. An error
+/// stops the run with `error in section <name>: ...` on stderr and exit code 1; failed checks
+/// (see [`crate::output::check`]) also give exit code 1.
 pub fn run_sections<S: clap::ValueEnum>(
+    krate: &str,
     chosen: Option<S>,
+    common: &CommonArgs,
     mut run: impl FnMut(&S) -> anyhow::Result<()>,
 ) -> std::process::ExitCode {
+    let name = |s: &S| {
+        s.to_possible_value()
+            .map_or_else(|| "?".to_owned(), |v| v.get_name().to_owned())
+    };
     let list: Vec<&S> = match &chosen {
         Some(s) => vec![s],
         None => S::value_variants().iter().collect(),
     };
+    if common.list_sections {
+        for s in S::value_variants() {
+            let _ = writeln!(std::io::stdout().lock(), "{}", name(s));
+        }
+        return std::process::ExitCode::SUCCESS;
+    }
+    let fail = std::env::var(FAIL_SECTION_ENV).unwrap_or_default();
     for section in list {
-        if let Err(e) = run(section) {
-            let name = section
-                .to_possible_value()
-                .map_or_else(|| "?".to_owned(), |v| v.get_name().to_owned());
-            eprintln!("error in section {name}: {e:#}");
+        let result = if fail == format!("{krate}/{}", name(section)) {
+            Err(anyhow::anyhow!(
+                "failing on purpose because {FAIL_SECTION_ENV}={fail}"
+            ))
+        } else {
+            run(section)
+        };
+        if let Err(e) = result {
+            eprintln!("error in section {}: {e:#}", name(section));
             return std::process::ExitCode::FAILURE;
         }
     }

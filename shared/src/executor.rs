@@ -695,6 +695,28 @@ mod tests {
     }
 
     #[test]
+    fn with_spans_records_one_span_per_task_on_worker_lanes() {
+        let spans = Spans::new();
+        let pool = ThreadPoolExecutor::with_spans(2, &spans);
+        let out: Vec<u64> = pool
+            .map(|x: u64| x + 1, 0..6)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        drop(pool);
+        assert_eq!(out, [1, 2, 3, 4, 5, 6]);
+        let recorded = spans.take();
+        assert_eq!(recorded.len(), 6);
+        let mut tasks: Vec<u64> = recorded.iter().map(|s| s.task).collect();
+        tasks.sort_unstable();
+        assert_eq!(tasks, [0, 1, 2, 3, 4, 5]);
+        assert!(
+            recorded
+                .iter()
+                .all(|s| s.lane == "worker 0" || s.lane == "worker 1")
+        );
+    }
+
+    #[test]
     fn a_dropped_promise_completes_its_future_as_lost() {
         let (promise, future) = pair::<u8>();
         assert!(promise.set_running());

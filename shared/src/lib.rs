@@ -10,6 +10,8 @@
 //! - [`workloads`]: every workload of the tutorials, defined once, seeded, sized like the tutorials.
 //! - [`server`]: the embedded HTTP server the HTTP examples talk to instead of the internet.
 //! - [`system`]: core count and resident memory read from the OS.
+//! - [`executor`]: the `concurrent.futures` interface (Future, as_completed, wait, thread pool).
+//! - [`testkit`]: running the real binaries from integration tests, with a timeout.
 //!
 //! `shared` knows no example: nothing here names a crate or section except as data.
 
@@ -20,6 +22,7 @@ pub mod output;
 pub mod server;
 pub mod spans;
 pub mod system;
+pub mod testkit;
 pub mod timeline;
 pub mod timing;
 pub mod workloads;
