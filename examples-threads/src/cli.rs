@@ -35,6 +35,26 @@ pub enum Section {
     /// The GIL rebuilt and measured: CPU work with and without it, I/O, C extensions
     /// (000 "Python's GIL problem"; 001 "Differences in CPU usage"; 004 "GIL")
     Gil,
+    /// A 10,000,000-row CSV read three times, serially and on three threads, with and without
+    /// the GIL analogue (001 "I/O speed-up using Threads")
+    #[value(name = "csv_threads", alias = "csv-threads")]
+    CsvThreads,
+    /// compute_x over 1..=10: joblib Parallel; ThreadPoolExecutor submit, map, as_completed,
+    /// partial and shutdown; ThreadPool.map; threading.Thread (000 "Joblib", "Concurrent
+    /// Futures", "Multiprocessing", "Threading Library"; 002 "concurrent.futures")
+    Executors,
+    /// Does each of four wiki pages exist? Serial vs a pool of 2 with as_completed
+    /// (000 "Examples" I/O-bound job and "Concurrent Futures: Concurrent")
+    Wiki,
+    /// One image downloaded 20 times, serially and on 4 threads, every byte verified
+    /// (003 "Example: Downloading Files")
+    Downloads,
+    /// Two threads of ten random 10-50 ms sleeps drawn as a timeline, SVG and text
+    /// (003 "Concurrency - Threading", thread activity with context switches)
+    Timeline,
+    /// Reference counts, a lost update, a leak through a cycle, and what the compiler refuses
+    /// (001 "Differences in memory management"; 003 "Global Interpreter Lock")
+    Races,
 }
 
 impl Section {
@@ -42,6 +62,12 @@ impl Section {
     pub fn run(self, args: &Args) -> anyhow::Result<()> {
         match self {
             Section::Gil => crate::gil::run(args),
+            Section::CsvThreads => crate::csv_threads::run(args),
+            Section::Executors => crate::executors::run(args),
+            Section::Wiki => crate::wiki::run(args),
+            Section::Downloads => crate::downloads::run(args),
+            Section::Timeline => crate::timeline::run(args),
+            Section::Races => crate::races::run(args),
         }
     }
 }

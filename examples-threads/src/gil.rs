@@ -70,14 +70,17 @@ impl Interpreter {
         self.max_inside.load(Ordering::SeqCst)
     }
 
-    fn enter(&self) -> Option<MutexGuard<'static, ()>> {
+    /// Enters the interpreter to run "Python" code: under [`Mode::Gil`] this takes the GIL
+    /// (waiting for it if another thread holds it). Hand the guard back to [`Self::leave`].
+    pub fn enter(&self) -> Option<MutexGuard<'static, ()>> {
         let guard = (self.mode == Mode::Gil).then(|| GIL.lock());
         let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_inside.fetch_max(now, Ordering::SeqCst);
         guard
     }
 
-    fn leave(&self, guard: Option<MutexGuard<'static, ()>>) {
+    /// Leaves the interpreter, releasing the GIL taken by [`Self::enter`].
+    pub fn leave(&self, guard: Option<MutexGuard<'static, ()>>) {
         self.inside.fetch_sub(1, Ordering::SeqCst);
         drop(guard);
     }

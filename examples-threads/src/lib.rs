@@ -10,4 +10,10 @@
 //! [`gil`] rebuilds the GIL in Rust to measure exactly what it costs.
 
 pub mod cli;
+pub mod csv_threads;
+pub mod downloads;
+pub mod executors;
 pub mod gil;
+pub mod races;
+pub mod timeline;
+pub mod wiki;
