@@ -12,6 +12,7 @@
 //! - [`system`]: core count and resident memory read from the OS.
 //! - [`executor`]: the `concurrent.futures` interface (Future, as_completed, wait, thread pool).
 //! - [`testkit`]: running the real binaries from integration tests, with a timeout.
+//! - [`report`]: the `report` binary's runner and renderer (`scripts/run_all.sh`, REPORT.md).
 //!
 //! `shared` knows no example: nothing here names a crate or section except as data.
 
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod executor;
 pub mod measure;
 pub mod output;
+pub mod report;
 pub mod server;
 pub mod spans;
 pub mod system;

@@ -26,6 +26,12 @@ pub fn self_peak_rss_bytes() -> std::io::Result<u64> {
     status_kib(Path::new("/proc/self/status"), "VmHWM:").map(|k| k * 1024)
 }
 
+/// Virtual memory (address space) of this process (`VmSize`), in bytes: what it has reserved,
+/// e.g. every thread's whole stack, whether or not the pages were ever touched.
+pub fn self_virtual_bytes() -> std::io::Result<u64> {
+    status_kib(Path::new("/proc/self/status"), "VmSize:").map(|k| k * 1024)
+}
+
 fn status_kib(path: &Path, key: &str) -> std::io::Result<u64> {
     let text = std::fs::read_to_string(path)?;
     text.lines()
@@ -56,6 +62,26 @@ mod tests {
         );
         assert!(self_peak_rss_bytes().unwrap() >= after);
         assert!(cores() >= 1);
+    }
+
+    #[test]
+    fn reserving_address_space_grows_virtual_memory_not_rss() {
+        let before = self_virtual_bytes().unwrap();
+        // A thread's stack is reserved whole when the thread starts, but only touched pages
+        // become resident.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::Builder::new()
+            .stack_size(512 << 20)
+            .spawn(move || rx.recv())
+            .unwrap();
+        let during = self_virtual_bytes().unwrap();
+        tx.send(()).unwrap();
+        t.join().unwrap().unwrap();
+        assert!(
+            during >= before + (200 << 20),
+            "before {before}, during {during}"
+        );
+        assert!(during > self_rss_bytes().unwrap());
     }
 
     #[test]

@@ -97,6 +97,34 @@ pub mod scrypt {
         "d30f32aea33faa97aeb214f294436c8313cc7ffe988af534e6663653341134af567a2905101e7d40a2909a04fa5bc3c4a4e169a0f4af7f40c0494a70c6b948cf",
     ];
 
+    /// `hashlib.scrypt(b"my password", salt=b"salt", n=2**7, r=2**8, p=2).hex()`, i.e. with
+    /// [`Params::QUICK`], computed with CPython 3.11.7's hashlib (OpenSSL 3.0), so that
+    /// `--quick` runs are checked against Python too.
+    pub const QUICK_MY_PASSWORD_HEX: &str = "5353a8339649e337db12b9840984b0722bd01072c365e5d7c4c9773ff9347ed789a006ea16e0da0fbdef9ad6cd8b6b98695dbe99893d52a131930ab5b80b4523";
+    /// The same for `password 0` .. `password 7`, with [`Params::QUICK`].
+    pub const QUICK_PASSWORDS_HEX: [&str; 8] = [
+        "be7dc0828be5e5ae713b8b1d6e09d7228ee6ab44d0ebfa9262e6f24f19ff4ca0224c6e0d5f4b0ad04591ffda36aae18fc4cd25f702ba7abb0da7356c5b5fab26",
+        "4227d16886eda5da351dec115e0f5af340c687aef5962e180404c73503cc480c6c71b059763f686fd86315814382d64841de8be3ecc4e920893dca267517b4d7",
+        "ebd6a8232862fc25b2370325880691b1da393966f4d7155954ebabd25b02d995e93ce5027493f7ff7aa06c17b086d8ddb5705b4fee70ebd9e887fce9e74ec08c",
+        "71ae9ad793d2260881e8224624833bf228532c271c59d40d7ca30d174882977a7573f40aad5c1d4edbbe5fedc9d103c101f16c5a5eda5d586d3a3a65aa27a7f1",
+        "b7f573e70c2c2a0b1afd1934ebbf53b9d6d30340041fe0ccb8a63a9704982772357d81c90c9ceaafaaeb44db5c7b1c80b23492c207d7275367e0c13f0076264a",
+        "135807ea68cd9ab1bf193955ae71634245a9d28b3ff15d98f62b3f510dcc899c0b3655c64238c493397eb7d06809d8561bbc680d7622267844b3fbeb23341f96",
+        "d9050eb174130f000507dd3e8848989040c97594754bca57e3b07b907706d69582fd2754bb966132ca7b8fcf157f6e02da14e71944f5c50d83a69766c2f0d7c2",
+        "eaf43579edabe1b9511827db760b859658b4883e990575d550074765a1655a421aec377585f59b3ac74e4462686419538b7a5b6d25c1a082539fd33aa98dd84d",
+    ];
+
+    /// hashlib's hex digests for `params`, when known: `(my password, [password 0..7])` for
+    /// [`Params::TUTORIAL`] and [`Params::QUICK`], `None` for any other setting.
+    pub fn known_hex(params: &Params) -> Option<(&'static str, [&'static str; 8])> {
+        if *params == Params::TUTORIAL {
+            Some((MY_PASSWORD_HEX, PASSWORDS_HEX))
+        } else if *params == Params::QUICK {
+            Some((QUICK_MY_PASSWORD_HEX, QUICK_PASSWORDS_HEX))
+        } else {
+            None
+        }
+    }
+
     /// The tutorial's passwords: `password 0` .. `password {n-1}` (it uses 8).
     pub fn passwords(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("password {i}")).collect()
@@ -308,6 +336,21 @@ mod tests {
         assert_eq!(pw, "password 7");
         let d = scrypt::digest(pw.as_bytes(), &scrypt::Params::TUTORIAL);
         assert_eq!(hex::encode(d), scrypt::PASSWORDS_HEX[7]);
+    }
+
+    #[test]
+    fn quick_scrypt_matches_pythons_hashlib() {
+        let quick = scrypt::Params::QUICK;
+        let (mine, batch) = scrypt::known_hex(&quick).unwrap();
+        let d = scrypt::digest(scrypt::MY_PASSWORD.as_bytes(), &quick);
+        assert_eq!(hex::encode(d), mine);
+        for (pw, expected) in scrypt::passwords(8).iter().zip(batch) {
+            assert_eq!(hex::encode(scrypt::digest(pw.as_bytes(), &quick)), expected);
+        }
+        let tutorial = scrypt::known_hex(&scrypt::Params::TUTORIAL).unwrap();
+        assert_eq!(tutorial.0, scrypt::MY_PASSWORD_HEX);
+        let other = scrypt::Params { p: 1, ..quick };
+        assert!(scrypt::known_hex(&other).is_none());
     }
 
     #[test]
