@@ -106,8 +106,11 @@ def gil(args) -> None:
     s = Section(CRATE, "gil", args)
     s.title("seed 000 GIL problem / 001 CPU usage / 004 GIL, with CPython's real lock")
     tasks = 4
-    block = 20_000 if args.quick else 800_000
-    blocks = [(i * block, (i + 1) * block) for i in range(tasks)]
+    # Blocks of 0..limit with equal cost, as in the Rust section: trial division's work below
+    # n grows like n^1.5, so equal-length blocks would leave one thread busier than another.
+    limit = 80_000 if args.quick else 3_200_000
+    edges = [int(limit * (i / tasks) ** (2 / 3)) for i in range(tasks + 1)]
+    blocks = [(edges[i], edges[i + 1]) for i in range(tasks)]
 
     def compare(work, ntasks: int, ideal) -> list:
         serial = s.measure(Variant.serial(ntasks), lambda _: on_threads(1, ntasks, work))

@@ -13,9 +13,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The example crates that are workspace members, in running order (examples-distributed
-# joins here when it lands).
-CRATES=(examples-threads examples-processes examples-async examples-simd)
+# The example crates that are workspace members, in running order. examples-distributed
+# re-launches itself under `mpiexec` (cores + 1 ranks) when started plainly, as here.
+CRATES=(examples-threads examples-processes examples-async examples-simd examples-distributed)
 
 # Sleep scales (--scale). The full run keeps the tutorials' sizes but shortens their sleeps so
 # that the whole run stays inside 5 minutes on 2 cores. Under --quick every section already

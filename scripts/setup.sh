@@ -8,6 +8,9 @@ set -euo pipefail
 PACKAGES=(
     pkg-config      # finds system libraries for -sys crates
     libopenblas-dev # BLAS/LAPACK for ndarray-linalg (examples-simd, feature openblas-system)
+    mpich           # mpiexec (Hydra) and the MPI runtime (examples-distributed)
+    libmpich-dev    # MPI headers and mpicc, which rsmpi's build script asks for the flags
+    libclang-dev    # bindgen, which rsmpi uses to read mpi.h
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }

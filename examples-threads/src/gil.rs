@@ -201,9 +201,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     s.title("seed 000 GIL problem / 001 CPU usage / 004 GIL, with a real global lock");
 
     let tasks = 4;
-    // Each task counts the primes in its own block: same total work for every variant.
-    let block: u64 = c.size(800_000, 20_000);
-    let primes = |i: usize| i as u64 * block..(i as u64 + 1) * block;
+    // Each task counts the primes in its own block of 0..limit: same total work for every
+    // variant. Trial division costs about sqrt(n) per prime, so the work below n grows like
+    // n^1.5; blocks of equal cost (not equal length) keep every thread equally busy.
+    let limit: u64 = c.size(3_200_000, 80_000);
+    let edge = |i: usize| (limit as f64 * (i as f64 / tasks as f64).powf(2.0 / 3.0)) as u64;
+    let primes = |i: usize| edge(i)..edge(i + 1);
 
     // CPU-bound "Python": the lock is the bottleneck, not the cores.
     let with_gil = Interpreter::new(Mode::Gil);

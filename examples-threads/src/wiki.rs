@@ -54,60 +54,20 @@ pub fn client(timeout: Duration) -> anyhow::Result<Client> {
         .context("cannot build the HTTP client")
 }
 
-/// What one check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageStatus {
-    /// The page asked for.
-    pub url: String,
-    /// `exists`, `does not exist` or `unknown`.
-    pub status: &'static str,
-    /// Why it is `unknown`: the HTTP status, a timeout, a refused connection.
-    pub reason: Option<String>,
-}
-
-impl PageStatus {
-    /// The tutorial's line: `<url> - <status>`.
-    pub fn line(&self) -> String {
-        format!("{} - {}", self.url, self.status)
-    }
-}
+pub use web::PageStatus;
 
 /// `get_wiki_page_existence`: 200 is `exists`, 404 `does not exist`, and anything else,
 /// including no answer at all, `unknown`.
 pub fn page_existence(client: &Client, url: &str) -> PageStatus {
-    let (status, reason) = match client.get(url).send() {
+    match client.get(url).send() {
         Ok(response) => {
-            let code = response.status();
+            let code = response.status().as_u16();
             // Read the body as `requests.get` does, so the connection can be reused.
             let _ = response.bytes();
-            let status = web::existence(code.as_u16());
-            (
-                status,
-                (status == "unknown").then(|| format!("HTTP {code}")),
-            )
+            PageStatus::of(url, Ok(code))
         }
-        Err(e) if e.is_timeout() => ("unknown", Some("timed out".to_owned())),
-        Err(e) if e.is_connect() => (
-            "unknown",
-            Some(format!("cannot connect: {}", root_cause(&e))),
-        ),
-        Err(e) => ("unknown", Some(root_cause(&e))),
-    };
-    PageStatus {
-        url: url.to_owned(),
-        status,
-        reason,
+        Err(e) => PageStatus::of(url, Err(&e)),
     }
-}
-
-/// The innermost error of a chain: "Connection refused (os error 111)" rather than
-/// "error sending request".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut inner = e;
-    while let Some(source) = inner.source() {
-        inner = source;
-    }
-    inner.to_string()
 }
 
 /// The four checks on a pool of `workers` threads, in the order they finish.

@@ -75,7 +75,17 @@ pub fn write_svg(path: &Path, title: &str, panels: &[Panel]) -> anyhow::Result<(
     let root = SVGBackend::new(path, (1000, total_h)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let (head, mut rest) = root.split_vertically(40);
-    head.titled(title, ("sans-serif", 22)).map_err(draw_err)?;
+    // A long title gets a smaller font (about 0.55 em per character fits 1000 px), and is
+    // cut with an ellipsis below 13 px rather than run off both edges.
+    let size = (1000.0 / (0.55 * title.chars().count().max(1) as f64)).clamp(13.0, 22.0);
+    let fits = (1000.0 / (0.55 * size)) as usize;
+    let title = if title.chars().count() > fits {
+        format!("{}…", title.chars().take(fits - 1).collect::<String>())
+    } else {
+        title.to_owned()
+    };
+    head.titled(&title, ("sans-serif", size))
+        .map_err(draw_err)?;
 
     for (panel, &h) in panels.iter().zip(&heights) {
         let (area, below) = rest.split_vertically(h);

@@ -106,7 +106,10 @@ mod tests {
         let deadline = Instant::now() + std::time::Duration::from_secs(30);
         let mut x = 0u64;
         while CpuTime::now().since(&start) < 0.05 {
-            assert!(Instant::now() < deadline, "30 s of spinning did not show 0.05 s of CPU");
+            assert!(
+                Instant::now() < deadline,
+                "30 s of spinning did not show 0.05 s of CPU"
+            );
             for _ in 0..10_000 {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }

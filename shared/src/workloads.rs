@@ -322,6 +322,71 @@ pub mod web {
             _ => "unknown",
         }
     }
+
+    /// What one existence check found, whichever client (blocking or async) made it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PageStatus {
+        /// The page asked for.
+        pub url: String,
+        /// `exists`, `does not exist` or `unknown`.
+        pub status: &'static str,
+        /// Why it is `unknown`: the HTTP status, a timeout, a refused connection.
+        pub reason: Option<String>,
+    }
+
+    impl PageStatus {
+        /// Classifies the outcome of a GET of `url`: 200 is `exists`, 404 `does not exist`,
+        /// anything else, including no answer at all, `unknown` with the reason. The tutorial
+        /// lets a refused connection raise; here it is an answer like any other.
+        pub fn of(url: &str, outcome: Result<u16, &reqwest::Error>) -> Self {
+            let (status, reason) = match outcome {
+                Ok(code) => {
+                    let status = existence(code);
+                    (
+                        status,
+                        (status == "unknown").then(|| format!("HTTP {code}")),
+                    )
+                }
+                Err(e) if e.is_timeout() => ("unknown", Some("timed out".to_owned())),
+                Err(e) if e.is_connect() => (
+                    "unknown",
+                    Some(format!("cannot connect: {}", root_cause(e))),
+                ),
+                Err(e) => ("unknown", Some(root_cause(e))),
+            };
+            Self {
+                url: url.to_owned(),
+                status,
+                reason,
+            }
+        }
+
+        /// The tutorial's line: `<url> - <status>`.
+        pub fn line(&self) -> String {
+            format!("{} - {}", self.url, self.status)
+        }
+    }
+
+    impl std::fmt::Display for PageStatus {
+        /// The tutorial's line, and the reason when there is one.
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}", self.line())?;
+            match &self.reason {
+                Some(why) => write!(f, " ({why})"),
+                None => Ok(()),
+            }
+        }
+    }
+
+    /// The innermost error of a chain: "Connection refused (os error 111)" rather than
+    /// "error sending request".
+    pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut inner = e;
+        while let Some(source) = inner.source() {
+            inner = source;
+        }
+        inner.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -410,5 +475,20 @@ mod tests {
         assert_eq!(web::image_body().len(), web::IMAGE_BYTES);
         assert_eq!(web::existence(404), "does not exist");
         assert_eq!(web::existence(503), "unknown");
+    }
+
+    #[test]
+    fn page_status_says_why_it_is_unknown() {
+        let ok = web::PageStatus::of("u", Ok(200));
+        assert_eq!((ok.status, ok.reason.as_deref()), ("exists", None));
+        assert_eq!(ok.to_string(), "u - exists");
+        let odd = web::PageStatus::of("u", Ok(503));
+        assert_eq!(odd.line(), "u - unknown");
+        assert_eq!(odd.to_string(), "u - unknown (HTTP 503)");
+        let refused =
+            reqwest::blocking::get(crate::server::unreachable_url().unwrap()).unwrap_err();
+        let page = web::PageStatus::of("u", Err(&refused));
+        assert_eq!(page.status, "unknown");
+        assert!(page.reason.unwrap().starts_with("cannot connect: "));
     }
 }

@@ -1,0 +1,16 @@
+//! The `compile_fail` doctests must fail for the reason they show: stable rustdoc checks only
+//! that they fail, so each is compiled again here and must fail with its pinned error code.
+
+use shared::testkit::assert_compile_fail_codes;
+
+const CRATE: &[&str] = &["examples_distributed"];
+
+#[test]
+fn a_closure_is_not_a_task() {
+    assert_compile_fail_codes(include_str!("../src/task.rs"), CRATE, &["E0308"]);
+}
+
+#[test]
+fn a_closure_cannot_be_serialised() {
+    assert_compile_fail_codes(include_str!("../src/wire.rs"), CRATE, &["E0277"]);
+}
