@@ -34,20 +34,4 @@ pub mod cluster;
 pub mod executor;
 pub mod scatter_gather;
 
-/// `1 worker rank`, `2 worker ranks`: a count with its noun, for the rows' names.
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counts_have_their_plural() {
-        assert_eq!(super::count(1, "worker rank"), "1 worker rank");
-        assert_eq!(super::count(2, "worker rank"), "2 worker ranks");
-    }
-}
+pub use shared::output::count;

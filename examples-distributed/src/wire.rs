@@ -22,7 +22,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use mpi::Tag;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::point_to_point::{Destination, Message, Status};
@@ -93,22 +92,7 @@ pub enum Phase {
     Static(crate::scatter_gather::Plan),
 }
 
-/// Encodes a value as postcard bytes.
-pub fn encode<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
-    postcard::to_stdvec(value).context("cannot encode a message")
-}
-
-/// Decodes postcard bytes; trailing bytes are an error (a torn or mixed-up message).
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .with_context(|| format!("malformed message ({} bytes)", bytes.len()))?;
-    anyhow::ensure!(
-        rest.is_empty(),
-        "malformed message: {} bytes left over",
-        rest.len()
-    );
-    Ok(value)
-}
+pub use shared::message::{decode, encode};
 
 /// Sends one value as one MPI message with `tag`.
 pub fn send<T: Serialize + ?Sized>(

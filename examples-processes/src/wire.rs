@@ -28,7 +28,6 @@
 
 use std::io::{self, Read, Write};
 
-use anyhow::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -38,22 +37,7 @@ pub const MAX_FRAME: usize = 1 << 30;
 /// Version of the messages; a worker says it in its handshake, so a stale binary is caught.
 pub const PROTOCOL: u32 = 1;
 
-/// Encodes a value as postcard bytes (no frame).
-pub fn encode<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
-    postcard::to_stdvec(value).context("cannot encode a message")
-}
-
-/// Decodes postcard bytes; trailing bytes are an error (a torn or mixed-up message).
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> anyhow::Result<T> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .with_context(|| format!("malformed message ({} bytes)", bytes.len()))?;
-    anyhow::ensure!(
-        rest.is_empty(),
-        "malformed message: {} bytes left over after the message",
-        rest.len()
-    );
-    Ok(value)
-}
+pub use shared::message::{decode, encode};
 
 /// Writes one frame: the payload's length as 4 little-endian bytes, then the payload.
 /// Does not flush: call `flush` once a batch of frames is written.

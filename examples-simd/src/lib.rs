@@ -35,14 +35,7 @@ pub fn with_pool<R>(workers: usize, f: impl FnOnce(&rayon::ThreadPool) -> R) -> 
         .map_err(|e| anyhow::anyhow!("cannot start a pool of {workers} threads: {e}"))
 }
 
-/// `1 thread`, `2 threads`: a count with its noun, for the rows' names.
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub use shared::output::count;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! - [`timing`]: the tutorials' `@timed` decorator, and CPU time from the OS.
 //! - [`measure`]: a [`measure::Section`] times each variant of a section, prints a row with its
 //!   speed-up against the serial baseline, and emits one JSON object per measurement.
+//! - [`message`]: values crossing a process boundary, as postcard bytes.
 //! - [`spans`]: a cheap recorder of per-task spans (lane, task, start, end) for timelines.
 //! - [`timeline`]: Gantt charts of spans, as SVG (plotters) and as terminal text.
 //! - [`workloads`]: every workload of the tutorials, defined once, seeded, sized like the tutorials.
@@ -19,6 +20,7 @@
 pub mod cli;
 pub mod executor;
 pub mod measure;
+pub mod message;
 pub mod output;
 pub mod report;
 pub mod server;

@@ -90,6 +90,15 @@ pub fn check(krate: &str, section: &str, name: &str, ok: bool, detail: &str) -> 
     ok
 }
 
+/// `1 thread`, `2 threads`: a count with its noun, for the rows' names.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Number of failed checks so far in this process.
 pub fn failed_checks() -> usize {
     FAILED_CHECKS.load(Ordering::Relaxed)
@@ -106,5 +115,14 @@ pub fn exit_code() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_have_their_plural() {
+        assert_eq!(super::count(1, "worker rank"), "1 worker rank");
+        assert_eq!(super::count(2, "chunk"), "2 chunks");
     }
 }
