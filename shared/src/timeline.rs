@@ -69,7 +69,9 @@ pub fn write_svg(path: &Path, title: &str, panels: &[Panel]) -> anyhow::Result<(
         .max(1e-3);
     let heights: Vec<u32> = panels
         .iter()
-        .map(|p| 90 + 28 * lanes(&p.spans).len().max(1) as u32)
+        // At least four lanes' height: plotters sizes axis labels by the area, and a one-lane
+        // panel would get unreadable ones.
+        .map(|p| 90 + 28 * lanes(&p.spans).len().max(4) as u32)
         .collect();
     let total_h = 40 + heights.iter().sum::<u32>();
     let root = SVGBackend::new(path, (1000, total_h)).into_drawing_area();
