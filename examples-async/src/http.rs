@@ -53,22 +53,20 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build an HTTP client")
 }
 
-/// The outcome of one existence check, as seed 000's `get_wiki_page_existence` reports it
-/// (the same type the threads crate prints).
-pub use web::PageStatus as Existence;
+pub use web::PageStatus;
 
 /// GET `url` and classify it: 200 exists, 404 does not, anything else (another status, a
 /// refused connection, a timeout) is unknown. The tutorial lets a refused connection raise;
 /// here it is an answer like any other.
-pub async fn page_existence(client: &reqwest::Client, url: &str) -> Existence {
+pub async fn page_existence(client: &reqwest::Client, url: &str) -> PageStatus {
     match client.get(url).send().await {
-        Ok(response) => Existence::of(url, Ok(response.status().as_u16())),
-        Err(e) => Existence::of(url, Err(&e)),
+        Ok(response) => PageStatus::of(url, Ok(response.status().as_u16())),
+        Err(e) => PageStatus::of(url, Err(&e)),
     }
 }
 
 /// Checks every URL, one after the other.
-pub async fn existence_serial(client: &reqwest::Client, urls: &[String]) -> Vec<Existence> {
+pub async fn existence_serial(client: &reqwest::Client, urls: &[String]) -> Vec<PageStatus> {
     let mut out = Vec::new();
     for url in urls {
         out.push(page_existence(client, url).await);
@@ -77,7 +75,7 @@ pub async fn existence_serial(client: &reqwest::Client, urls: &[String]) -> Vec<
 }
 
 /// Checks every URL at once, collected as they answer (the tutorial's `as_completed`).
-pub async fn existence_as_completed(client: &reqwest::Client, urls: &[String]) -> Vec<Existence> {
+pub async fn existence_as_completed(client: &reqwest::Client, urls: &[String]) -> Vec<PageStatus> {
     // New: all requests in flight together on this one thread; `FuturesUnordered` hands each
     // back as soon as its answer arrives.
     let pending: futures::stream::FuturesUnordered<_> =

@@ -73,11 +73,33 @@ fn release_free_heap() {
     }
 }
 
-/// Memory counters now: (resident, virtual) bytes.
-fn memory() -> anyhow::Result<(u64, u64)> {
-    let rss = self_rss_bytes().context("cannot read this process's resident memory")?;
-    let vm = self_virtual_bytes().context("cannot read this process's virtual memory")?;
-    Ok((rss, vm))
+/// This process's resident and virtual bytes at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    rss: u64,
+    vm: u64,
+}
+
+impl Memory {
+    fn now() -> anyhow::Result<Self> {
+        Ok(Self {
+            rss: self_rss_bytes().context("cannot read this process's resident memory")?,
+            vm: self_virtual_bytes().context("cannot read this process's virtual memory")?,
+        })
+    }
+}
+
+impl Crowd {
+    /// `finished` sleepers, spawned in `spawn_s`, with memory read before and while they all
+    /// existed.
+    fn new(finished: usize, spawn_s: f64, before: Memory, during: Memory) -> Self {
+        Self {
+            finished,
+            spawn_s,
+            rss_added: during.rss.saturating_sub(before.rss),
+            virtual_added: during.vm.saturating_sub(before.vm),
+        }
+    }
 }
 
 /// `n` tokio tasks, each sleeping `sleep`, on a single-thread runtime.
@@ -88,7 +110,7 @@ pub fn tasks(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
         .build()
         .context("cannot build a tokio runtime")?;
     release_free_heap();
-    let (rss0, vm0) = memory()?;
+    let before = Memory::now()?;
     runtime.block_on(async {
         let start = Instant::now();
         // Spawning allocates each task (its future, a header and the sleep's timer entry
@@ -97,18 +119,13 @@ pub fn tasks(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
             .map(|_| tokio::spawn(tokio::time::sleep(sleep)))
             .collect();
         let spawn_s = start.elapsed().as_secs_f64();
-        let (rss1, vm1) = memory()?;
+        let during = Memory::now()?;
         let mut finished = 0;
         for handle in handles {
             handle.await.context("a sleeping task failed")?;
             finished += 1;
         }
-        Ok(Crowd {
-            finished,
-            spawn_s,
-            rss_added: rss1.saturating_sub(rss0),
-            virtual_added: vm1.saturating_sub(vm0),
-        })
+        Ok(Crowd::new(finished, spawn_s, before, during))
     })
 }
 
@@ -116,7 +133,7 @@ pub fn tasks(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
 /// them exists and memory has been measured.
 pub fn threads(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
     release_free_heap();
-    let (rss0, vm0) = memory()?;
+    let before = Memory::now()?;
     // A start gate: held for writing while the threads are spawned and measured; each thread
     // first takes it for reading, so they all wait, alive, until it is dropped. Dropping it
     // on an error path too means no thread is ever left waiting.
@@ -146,7 +163,7 @@ pub fn threads(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
             }
         }
         let spawn_s = start.elapsed().as_secs_f64();
-        let (rss1, vm1) = memory()?;
+        let during = Memory::now()?;
         drop(closed);
         let mut finished = 0;
         for h in handles {
@@ -154,12 +171,7 @@ pub fn threads(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
                 .map_err(|_| anyhow::anyhow!("a sleeping thread panicked"))?;
             finished += 1;
         }
-        Ok(Crowd {
-            finished,
-            spawn_s,
-            rss_added: rss1.saturating_sub(rss0),
-            virtual_added: vm1.saturating_sub(vm0),
-        })
+        Ok(Crowd::new(finished, spawn_s, before, during))
     })
 }
 

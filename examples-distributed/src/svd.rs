@@ -45,25 +45,7 @@ pub fn singular_values(a: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
 /// Largest difference between two sets of singular values, each row relative to its largest
 /// value (the scale of an SVD's rounding). Rows of different lengths count as infinitely far.
 pub fn max_rel_diff(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
-    if a.len() != b.len() {
-        return f64::INFINITY;
-    }
-    a.iter()
-        .zip(b)
-        .map(|(ra, rb)| {
-            if ra.len() != rb.len() {
-                return f64::INFINITY;
-            }
-            let scale = rb
-                .iter()
-                .fold(0.0_f64, |m, v| m.max(v.abs()))
-                .max(f64::MIN_POSITIVE);
-            ra.iter()
-                .zip(rb)
-                .map(|(x, y)| (x - y).abs() / scale)
-                .fold(0.0, f64::max)
-        })
-        .fold(0.0, f64::max)
+    shared::workloads::max_rel_diff_rows(a, b)
 }
 
 /// The tolerance every distributed result must meet against the serial one.

@@ -115,22 +115,7 @@ pub fn scoped_chunks(batch: ArrayView3<'_, f64>, threads: usize) -> Result<Array
 
 /// Largest difference between two results, each row relative to its largest singular value.
 pub fn max_rel_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    if a.dim() != b.dim() {
-        return f64::INFINITY;
-    }
-    a.outer_iter()
-        .zip(b.outer_iter())
-        .map(|(ra, rb)| {
-            let scale = rb
-                .iter()
-                .fold(0.0_f64, |m, v| m.max(v.abs()))
-                .max(f64::MIN_POSITIVE);
-            ra.iter()
-                .zip(rb.iter())
-                .map(|(x, y)| (x - y).abs() / scale)
-                .fold(0.0, f64::max)
-        })
-        .fold(0.0, f64::max)
+    shared::workloads::max_rel_diff_rows(a.outer_iter(), b.outer_iter())
 }
 
 /// One size of the sweep: `k` matrices of `m × n`.

@@ -232,6 +232,41 @@ pub fn matrix_batch(seed: u64, k: usize, m: usize, n: usize) -> ndarray::Array3<
     ndarray::Array3::from_shape_simple_fn((k, m, n), || rng.random::<f64>())
 }
 
+/// Largest difference between two sets of singular values (rows of numbers), each row
+/// relative to the largest magnitude of its row in `b`: the scale at which an SVD rounds. A
+/// missing row, or a row of another length, counts as infinitely far.
+pub fn max_rel_diff_rows<'a, R>(
+    a: impl IntoIterator<Item = R>,
+    b: impl IntoIterator<Item = R>,
+) -> f64
+where
+    R: IntoIterator<Item = &'a f64>,
+{
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    let mut worst = 0.0_f64;
+    loop {
+        let (ra, rb) = match (a.next(), b.next()) {
+            (None, None) => return worst,
+            (Some(ra), Some(rb)) => (ra, rb),
+            _ => return f64::INFINITY,
+        };
+        let ra: Vec<f64> = ra.into_iter().copied().collect();
+        let rb: Vec<f64> = rb.into_iter().copied().collect();
+        if ra.len() != rb.len() {
+            return f64::INFINITY;
+        }
+        let scale = rb
+            .iter()
+            .fold(0.0_f64, |m, v| m.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
+        worst = ra
+            .iter()
+            .zip(&rb)
+            .map(|(x, y)| (x - y).abs() / scale)
+            .fold(worst, f64::max);
+    }
+}
+
 /// One task of seed 001's message-queue example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueTask {
@@ -475,6 +510,19 @@ mod tests {
         assert_eq!(web::image_body().len(), web::IMAGE_BYTES);
         assert_eq!(web::existence(404), "does not exist");
         assert_eq!(web::existence(503), "unknown");
+    }
+
+    #[test]
+    fn rows_differ_relative_to_their_largest_value() {
+        let a = [vec![10.0, 1.0], vec![2.0]];
+        let b = [vec![10.0, 1.0 + 1e-9], vec![2.0]];
+        assert!((max_rel_diff_rows(&a, &b) - 1e-10).abs() < 1e-15);
+        assert_eq!(max_rel_diff_rows(&a, &a), 0.0);
+        assert_eq!(max_rel_diff_rows(&a, &b[..1]), f64::INFINITY);
+        assert_eq!(
+            max_rel_diff_rows(&a, &[vec![10.0], vec![2.0]]),
+            f64::INFINITY
+        );
     }
 
     #[test]
