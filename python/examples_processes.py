@@ -228,6 +228,10 @@ def queue_workers(args) -> None:
     s.check("every worker shut down cleanly after the event was cleared", clean,
             f"in {shutdown_s:.3f} s")
 
+
+def queue_throughput(args) -> None:
+    s = Section(CRATE, "queue_throughput", args)
+    s.title("seed 001 Using a messaging queue with multiple workers: what one message costs")
     n = 20_000 if args.quick else 200_000
     s.workload(f"{n} tiny tasks (x -> x + 1) and their results, 2 workers")
 
@@ -265,7 +269,12 @@ def queue_workers(args) -> None:
              "processes", n // 10, 1, False)]
     for name, kind, m, b, base in runs:
         v = Variant(name, 2, m, baseline=base)
-        got = s.measure(v, lambda ctx, k=kind, m=m, b=b: through(k, m, b, ctx))
+
+        def run(ctx, k=kind, m=m, b=b) -> int:
+            ctx.set("tasks_per_message", b)
+            return through(k, m, b, ctx)
+
+        got = s.measure(v, run)
         s.check(f"{name}: every result back once", got == sum(x + 1 for x in range(m)))
 
 
@@ -384,6 +393,7 @@ SECTIONS = {
     "long_running": (long_running, "fake runtimes 5,2,4,1,5 serially and one process each"),
     "pool": (pool, "compute_x and scrypt on process and thread pools"),
     "queue_workers": (queue_workers, "3 worker processes on one queue with a shutdown event"),
+    "queue_throughput": (queue_throughput, "tiny tasks through queues: 1 vs 4096 per message"),
     "gotchas": (gotchas, "the per-task overhead of tiny tasks"),
     "downloads": (downloads, "20 downloads: serial, 4 threads, 4 processes, the post's 0.11 s"),
 }

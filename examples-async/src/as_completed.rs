@@ -29,18 +29,13 @@ use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
 use shared::measure::ideal;
 use shared::workloads::scrypt::{self, Params};
-use shared::{Section, Spans, Variant, say};
+use shared::{Bench, Spans, Variant, say};
 use tokio::task::JoinSet;
 
 use crate::cli::Args;
 
 /// The notebook's pool size (`ProcessPoolExecutor(max_workers=4)`).
 pub const DEFAULT_BOUND: usize = 4;
-
-/// A digest as hex, the form the notebook's bytes are compared in.
-pub fn digest_hex(password: &str, params: &Params) -> String {
-    hex::encode(scrypt::digest(password.as_bytes(), params))
-}
 
 /// A current_thread runtime whose blocking-pool threads are named `pool-1`, `pool-2`, ... so
 /// that timelines show which thread hashed what.
@@ -130,7 +125,7 @@ fn hasher(
     let spans = spans.clone();
     move |i| {
         spans.track(shared::spans::thread_lane(), i as u64, || {
-            digest_hex(&passwords[i], &params)
+            scrypt::hex_digest(&passwords[i], &params)
         })
     }
 }
@@ -152,43 +147,32 @@ fn order(pairs: &[(usize, String)]) -> String {
     ids.join(" ")
 }
 
-/// The section.
+/// One digest checked against hashlib, then 8 serially and in the notebook's three ways of
+/// collecting results, each checked against the serial digests.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-async", "as_completed", c);
+    let mut s = Bench::new("examples-async", "as_completed", c);
     s.title("seed 002 scrypt hashing: as_completed, map, a pool of k");
 
-    let params = c.size(Params::TUTORIAL, Params::QUICK);
-    let known = scrypt::known_hex(&params);
+    let n = 8;
+    let params = Params::for_run(c);
+    let cheaper = " (--quick: cheaper than the notebook's r=1024, p=32)";
     say!(
-        "  scrypt n=2^{}, r={}, p={}, salt {:?}, {} bytes{}",
-        params.log_n,
-        params.r,
-        params.p,
-        String::from_utf8_lossy(scrypt::SALT),
-        params.len,
-        if c.quick {
-            " (--quick: cheaper than the notebook's r=1024, p=32)"
-        } else {
-            ""
-        }
+        "  {}{}",
+        params.describe(n),
+        if c.quick { cheaper } else { "" }
     );
 
     // The notebook's first cell: one digest, shown in full.
-    let mine = shared::timed(|| digest_hex(scrypt::MY_PASSWORD, &params));
+    let mine = shared::timed(|| scrypt::hex_digest(scrypt::MY_PASSWORD, &params));
     say!("  scrypt({:?}) = {mine}", scrypt::MY_PASSWORD);
-    match known {
-        Some((expected, _)) => {
-            s.check(
-                "the digest equals Python's hashlib.scrypt",
-                mine == expected,
-                "",
-            );
+    match scrypt::mine_matches_hashlib(&params, &mine) {
+        Some(ok) => {
+            s.check("the digest equals Python's hashlib.scrypt", ok, "");
         }
         None => say!("  (no hashlib digest is known for these parameters: not compared)"),
     }
 
-    let n = 8;
     let passwords = Arc::new(scrypt::passwords(n));
     let k = c.workers_or(DEFAULT_BOUND);
     s.workload(&format!("{n} passwords, one digest each"));
@@ -197,12 +181,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (0..n).map(hash).collect::<Vec<_>>()
     });
     let serial_s = s.baseline_s().unwrap_or_default();
-    if let Some((_, expected)) = known {
-        s.check(
-            "serial digests equal Python's hashlib.scrypt",
-            serial.iter().map(String::as_str).eq(expected),
-            "",
-        );
+    if let Some(ok) = scrypt::batch_matches_hashlib(&params, &serial) {
+        s.check("serial digests equal Python's hashlib.scrypt", ok, "");
     }
 
     // as_completed: all 8 at once, taken as they finish.
@@ -270,21 +250,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Condvar, Mutex};
+    use std::sync::Barrier;
+
+    use parking_lot::{Condvar, Mutex};
 
     use super::*;
-
-    #[test]
-    fn the_digest_equals_pythons_hashlib() {
-        assert_eq!(
-            digest_hex(scrypt::MY_PASSWORD, &Params::TUTORIAL),
-            scrypt::MY_PASSWORD_HEX
-        );
-        assert_eq!(
-            digest_hex("password 3", &Params::QUICK),
-            scrypt::QUICK_PASSWORDS_HEX[3]
-        );
-    }
 
     /// Task `i` may finish only after task `i + 1` has: completion order is exactly the
     /// reverse of input order, with no timing involved.
@@ -292,9 +262,8 @@ mod tests {
         let turn = Arc::new((Mutex::new(n), Condvar::new()));
         move |i| {
             let (lock, cv) = &*turn;
-            let mut next = cv
-                .wait_while(lock.lock().unwrap(), |next| *next != i + 1)
-                .unwrap();
+            let mut next = lock.lock();
+            cv.wait_while(&mut next, |next| *next != i + 1);
             *next = i;
             cv.notify_all();
             i * 10
@@ -308,7 +277,7 @@ mod tests {
         let gate = Mutex::new(gate);
         let done = as_completed(4, move |i| {
             if i == 0 {
-                let _ = gate.lock().unwrap().recv();
+                let _ = gate.lock().recv();
             }
             i * 10
         });
@@ -331,21 +300,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn buffer_unordered_keeps_at_most_k_in_flight_and_runs_each_once() {
+    async fn buffer_unordered_keeps_exactly_k_in_flight_and_runs_each_once() {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let (now, max) = (in_flight.clone(), most.clone());
+        // Tasks meet three at a time before they finish, so three are surely in flight
+        // together; a fourth would be counted before it reached the barrier.
+        let three = Arc::new(Barrier::new(3));
         let done = bounded(12, 3, move |i| {
             let here = now.fetch_add(1, Ordering::SeqCst) + 1;
             max.fetch_max(here, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            three.wait();
             now.fetch_sub(1, Ordering::SeqCst);
             i
         })
         .await
         .unwrap();
         assert_eq!(by_index(12, done), Some((0..12).collect::<Vec<_>>()));
-        assert!(most.load(Ordering::SeqCst) <= 3);
+        assert_eq!(most.load(Ordering::SeqCst), 3);
     }
 
     #[test]

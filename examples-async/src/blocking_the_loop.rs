@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use shared::workloads::service::Workload;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cli::Args;
@@ -144,10 +144,10 @@ pub fn run_ticker(workload: &Arc<Workload>, mode: Mode, period: Duration) -> any
     })
 }
 
-/// The section.
+/// A ticker's delays alone, beside FFTs inline on its thread, beside FFTs on `spawn_blocking`.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-async", "blocking_the_loop", c);
+    let mut s = Bench::new("examples-async", "blocking_the_loop", c);
     s.title("seed 004 asyncio without parallelism: what an inline FFT does to other tasks");
 
     let (ffts, len) = c.size((5, 4_000_000), (3, 1 << 20));
@@ -157,7 +157,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         PERIOD.as_millis()
     ));
 
-    let record = |s: &mut Section, v: Variant, mode: Mode| -> anyhow::Result<Ticks> {
+    let record = |s: &mut Bench, v: Variant, mode: Mode| -> anyhow::Result<Ticks> {
         s.measure(v, |ctx| {
             let ticks = run_ticker(&workload, mode, PERIOD);
             if let Ok(t) = &ticks {

@@ -1,22 +1,14 @@
 //! The command line: sections, and the flags every section understands.
 
-use clap::{Parser, ValueEnum};
+use clap::ValueEnum;
 use shared::{CommonArgs, HttpArgs};
 
-/// Async Rust (tokio) measured beside five Python tutorials on concurrency and parallelism.
-///
-/// Runs every section in order, or the one named. Add `--release` to `cargo run` for
-/// meaningful timings.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "examples-async", version)]
-pub struct Cli {
-    /// The section to run (default: all, in this order).
-    #[arg(value_enum)]
-    pub section: Option<Section>,
+/// What `--help` says this binary is (the first paragraph is the `-h` summary).
+pub const ABOUT: &str = "Async Rust (tokio) measured beside five Python tutorials on concurrency \
+    and parallelism.\n\nRuns every section in order, or the one named.";
 
-    #[command(flatten)]
-    pub args: Args,
-}
+/// The command line: the section to run (default: all, in order) and [`Args`].
+pub type Cli = shared::cli::Cli<Section, Args>;
 
 /// Everything a section may look at.
 #[derive(clap::Args, Debug, Clone, PartialEq, Default)]
@@ -25,6 +17,12 @@ pub struct Args {
     pub common: CommonArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+impl AsRef<CommonArgs> for Args {
+    fn as_ref(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// The sections, in running order, each with the tutorial section it mirrors. Their names on
@@ -38,9 +36,13 @@ pub enum Section {
     /// scrypt hashing as tasks, consumed in completion order, in input order, k at a time
     /// (002 "An illustrative example")
     AsCompleted,
-    /// Every concurrent.futures method and its tokio counterpart
-    /// (002 "Executor", "Future", module functions wait / as_completed)
+    /// A Future's methods and their tokio counterparts: submit, done, running, cancel,
+    /// result(timeout), exception (002 "Executor" submit, "Future")
     FutureApi,
+    /// Many futures at once: wait, as_completed(timeout), map, shutdown(cancel_futures),
+    /// cancelling blocking jobs (002 "Executor" map / shutdown, module functions wait /
+    /// as_completed)
+    ExecutorApi,
     /// Wiki page existence and 20 image downloads with async reqwest
     /// (000 "Examples" I/O-bound job; 003 "Example: Downloading Files")
     Http,
@@ -59,6 +61,7 @@ impl Section {
             Section::ServiceRequest => crate::service_request::run(args),
             Section::AsCompleted => crate::as_completed::run(args),
             Section::FutureApi => crate::future_api::run(args),
+            Section::ExecutorApi => crate::executor_api::run(args),
             Section::Http => crate::http::run(args),
             Section::ManyTasks => crate::many_tasks::run(args),
             Section::BlockingTheLoop => crate::blocking_the_loop::run(args),

@@ -1,19 +1,18 @@
-//! # The `concurrent.futures` API, method by method, in tokio
+//! # A `concurrent.futures.Future`, method by method, in tokio
 //!
 //! Mirrors seed 002 ("Concurrency and parallelism", the `concurrent.futures` notebook), the
-//! sections "`Executor`" (`submit`, `map`, `shutdown`), "`Future`" (`cancel`, `cancelled`,
-//! `running`, `done`, `result`) and the two module functions `wait` and `as_completed`.
+//! sections "`Executor`" (`submit`) and "`Future`" (`cancel`, `cancelled`, `running`, `done`,
+//! `result`, and `exception`). What to do with many futures at once (`wait`, `as_completed`,
+//! `map`, `shutdown`) is the next section, `executor_api`.
 //!
 //! The lesson: every method has a counterpart. `submit` is `tokio::spawn` (or `spawn_blocking`
 //! for CPU or blocking work) and the `Future` is its `JoinHandle`: `done()` is
 //! `is_finished()`, `cancel()` is `abort()`, a cancelled or panicked task comes back as a
-//! `JoinError` saying which, `result(timeout)` is `tokio::time::timeout`, `wait` is
-//! `select_all` / `join_all`, `as_completed` is a `FuturesUnordered` and `shutdown` is a
-//! `JoinSet`'s `abort_all` (or dropping it). Two differences matter. Python cannot cancel a
-//! call that has started; tokio cancels an async task at its next `.await` (but, like Python,
-//! never a `spawn_blocking` job that is already running). And there is no `running()`: an
-//! async task is either not yet polled, suspended at an `.await`, or finished, so this file
-//! tracks "started" itself.
+//! `JoinError` saying which, and `result(timeout)` is `tokio::time::timeout`. Two differences
+//! matter. Python cannot cancel a call that has started; tokio cancels an async task at its
+//! next `.await` (but never a `spawn_blocking` job that is running: see `executor_api`). And
+//! there is no `running()`: an async task is either not yet polled, suspended at an `.await`,
+//! or finished, so this file tracks "started" itself.
 //!
 //! What Python checks at run time, or not at all, the compiler checks here. A task may outlive
 //! the function that submitted it, so it cannot borrow that function's locals (Python's
@@ -74,39 +73,25 @@
 //! Run: `cargo run --release -p examples-async -- future_api`
 //!
 //! Output: one line per method: the Python call, its tokio counterpart, and what was observed
-//! on a single-thread runtime with tasks that sleep a few 50 ms ticks; then the section's
-//! checks. The unit tests at the bottom run the same demos with tokio's paused clock, so their
-//! exact orders and timings are checked deterministically.
+//! on a single-thread runtime with tasks that sleep a few 50 ms ticks. The unit tests run the
+//! same demos on tokio's paused clock, so their orders and timings are checked exactly.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use shared::executor::panic_message;
-use shared::{Section, say};
-use tokio::task::{JoinHandle, JoinSet};
-use tokio::time::{Instant, sleep, timeout, timeout_at};
+use shared::{Bench, CommonArgs, say};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout};
 
 use crate::cli::Args;
 
 /// A task that sleeps `ticks` ticks, then returns its id.
-async fn napper(id: usize, ticks: u32, tick: Duration) -> usize {
+pub(crate) async fn napper(id: usize, ticks: u32, tick: Duration) -> usize {
     sleep(tick * ticks).await;
     id
-}
-
-/// Spawns one napper per entry of `ticks` (task `i` sleeps `ticks[i]` ticks).
-fn spawn_nappers(ticks: &[u32], tick: Duration) -> Vec<JoinHandle<usize>> {
-    // `executor.submit` for each: the task is queued on the runtime at once and runs on its
-    // own; the JoinHandle is the Future we keep to ask about it.
-    ticks
-        .iter()
-        .enumerate()
-        .map(|(id, &t)| tokio::spawn(napper(id, t, tick)))
-        .collect()
 }
 
 /// `future.done()` before and after the task finished, and its `result()`.
@@ -119,6 +104,8 @@ pub struct Done {
 
 /// `submit` + `done()`: `tokio::spawn` + `JoinHandle::is_finished`.
 pub async fn done(tick: Duration) -> anyhow::Result<Done> {
+    // `executor.submit`: the task is queued on the runtime and runs on its own from the
+    // spawner's next `.await`; the JoinHandle is the Future we keep to ask about it.
     let handle = tokio::spawn(napper(7, 1, tick));
     let before = handle.is_finished();
     sleep(tick * 2).await;
@@ -139,11 +126,13 @@ pub struct Running {
     pub after_end: bool,
 }
 
-/// `running()`: "started and not finished", tracked with a flag the task sets on its first
-/// poll. On a current_thread runtime a spawned task starts only when the spawner yields.
+/// `running()`: "started and not finished". On a current_thread runtime a spawned task
+/// starts only when the spawner yields.
 pub async fn running(tick: Duration) -> anyhow::Result<Running> {
     let started = Arc::new(AtomicBool::new(false));
     let flag = started.clone();
+    // The task owns a handle to the flag (it may outlive this frame) and sets it on its first
+    // poll: the only way to see "started" from outside.
     let handle = tokio::spawn(async move {
         flag.store(true, Ordering::SeqCst);
         sleep(tick).await;
@@ -168,14 +157,12 @@ pub async fn running(tick: Duration) -> anyhow::Result<Running> {
 pub struct Cancelled {
     /// `cancelled()`: the JoinError says the task was cancelled.
     pub cancelled: bool,
-    /// Its body began.
+    /// Whether its body began, and whether it reached its end.
     pub started: bool,
-    /// Its body reached the end.
     pub finished: bool,
 }
 
-/// Spawns a task that records whether its body started and finished, sleeping `ticks` ticks
-/// in between.
+/// A task that records whether its body started and finished, `ticks` ticks apart.
 fn flagged_task(tick: Duration, ticks: u32) -> (JoinHandle<()>, Arc<AtomicBool>, Arc<AtomicBool>) {
     let (started, finished) = (
         Arc::new(AtomicBool::new(false)),
@@ -228,57 +215,6 @@ pub async fn cancel_started(tick: Duration) -> anyhow::Result<Cancelled> {
     outcome(handle, started, finished).await
 }
 
-/// `cancel()` on two `spawn_blocking` jobs sharing a pool of one thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CancelBlocking {
-    /// The running job's value: `abort()` cannot stop a blocking job that has started.
-    pub running_result: Option<usize>,
-    /// The queued job came back cancelled.
-    pub queued_cancelled: bool,
-    /// The queued job's body ran (it must not).
-    pub queued_ran: bool,
-}
-
-/// Python's exact semantics, with blocking jobs: the running one cannot be cancelled, the
-/// queued one can, and then never runs. Builds its own runtime with one blocking thread.
-pub fn cancel_blocking() -> anyhow::Result<CancelBlocking> {
-    // One blocking thread: the second job must wait in the queue, as in a full thread pool.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .max_blocking_threads(1)
-        .build()
-        .context("cannot build a tokio runtime")?;
-    runtime.block_on(async {
-        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let first = tokio::task::spawn_blocking(move || {
-            let _ = started_tx.send(());
-            // Holds the only thread until told to go (or until `go_tx` is dropped).
-            let _ = go_rx.recv();
-            1
-        });
-        started_rx
-            .await
-            .context("the first blocking job never started")?;
-        let ran = Arc::new(AtomicBool::new(false));
-        let flag = ran.clone();
-        let second = tokio::task::spawn_blocking(move || {
-            flag.store(true, Ordering::SeqCst);
-            2
-        });
-        // New: cancel both. Only the queued one can be stopped.
-        first.abort();
-        second.abort();
-        let _ = go_tx.send(());
-        let running_result = first.await.ok();
-        let queued_cancelled = matches!(second.await, Err(e) if e.is_cancelled());
-        Ok(CancelBlocking {
-            running_result,
-            queued_cancelled,
-            queued_ran: ran.load(Ordering::SeqCst),
-        })
-    })
-}
-
 /// `result(timeout)` twice on a task of 3 ticks: too short, then long enough.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultTimeout {
@@ -289,6 +225,7 @@ pub struct ResultTimeout {
 /// `result(timeout)`: `tokio::time::timeout` around a `&mut JoinHandle`. As in Python, giving
 /// up waiting does not cancel the task: waiting again gets its result.
 pub async fn result_timeout(tick: Duration) -> anyhow::Result<ResultTimeout> {
+    // Waited on through `&mut`, so a wait that gives up leaves the handle, and the task, alone.
     let mut handle = tokio::spawn(napper(3, 3, tick));
     let first_timed_out = timeout(tick, &mut handle).await.is_err();
     let then = match timeout(tick * 5, &mut handle).await {
@@ -307,6 +244,7 @@ pub async fn result_timeout(tick: Duration) -> anyhow::Result<ResultTimeout> {
 /// `exception()`: three tasks, the middle one panics. Each outcome is the value, or the
 /// panic's message.
 pub async fn exception(tick: Duration) -> Vec<Result<usize, String>> {
+    // A panic ends only its own task: tokio catches it and hands it to whoever awaits it.
     let handles = vec![
         tokio::spawn(napper(0, 1, tick)),
         tokio::spawn(async move {
@@ -330,132 +268,13 @@ pub async fn exception(tick: Duration) -> Vec<Result<usize, String>> {
         .collect()
 }
 
-/// `wait(fs, return_when=FIRST_COMPLETED)`: which finished first, how many were still
-/// pending then, and the others' values once awaited.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirstCompleted {
-    pub first: usize,
-    pub still_pending: usize,
-    pub rest: Vec<usize>,
-}
-
-/// `wait(FIRST_COMPLETED)`: `select_all` returns the first handle to finish and the others.
-pub async fn wait_first_completed(tick: Duration) -> anyhow::Result<FirstCompleted> {
-    let handles = spawn_nappers(&[3, 1, 2], tick);
-    let (first, _index, others) = futures::future::select_all(handles).await;
-    let still_pending = others.iter().filter(|h| !h.is_finished()).count();
-    let rest = futures::future::try_join_all(others).await?;
-    Ok(FirstCompleted {
-        first: first?,
-        still_pending,
-        rest,
-    })
-}
-
-/// `wait(ALL_COMPLETED)`: `join_all`; returns the values and how long the wait took.
-pub async fn wait_all_completed(tick: Duration) -> anyhow::Result<(Vec<usize>, Duration)> {
-    let start = Instant::now();
-    let values = futures::future::try_join_all(spawn_nappers(&[3, 1, 2], tick)).await?;
-    Ok((values, start.elapsed()))
-}
-
-/// What `as_completed(fs, timeout)` gave before its deadline, and what was left.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AsCompletedTimeout {
-    pub yielded: Vec<usize>,
-    pub pending_at_timeout: Vec<usize>,
-}
-
-/// `as_completed(fs, timeout=4 ticks)` over tasks of 3, 1, 2 and 6 ticks: a
-/// `FuturesUnordered`, read under one deadline. Python raises `TimeoutError` at the deadline
-/// and leaves the rest running; here the rest is aborted, so nothing outlives the demo.
-pub async fn as_completed_timeout(tick: Duration) -> anyhow::Result<AsCompletedTimeout> {
-    let handles = spawn_nappers(&[3, 1, 2, 6], tick);
-    let aborts: Vec<_> = handles.iter().map(JoinHandle::abort_handle).collect();
-    let mut unfinished: FuturesUnordered<_> = handles.into_iter().collect();
-    let deadline = Instant::now() + tick * 4;
-    let mut yielded = Vec::new();
-    // `next()` gives whichever task finishes first; `timeout_at` bounds the whole loop.
-    while let Ok(Some(joined)) = timeout_at(deadline, unfinished.next()).await {
-        yielded.push(joined?);
-    }
-    let pending_at_timeout = (0..aborts.len()).filter(|i| !yielded.contains(i)).collect();
-    for a in aborts {
-        a.abort();
-    }
-    Ok(AsCompletedTimeout {
-        yielded,
-        pending_at_timeout,
-    })
-}
-
-/// `executor.map` with at most 2 in flight: `buffered(2)` keeps input order. Returns the
-/// results and the order in which the tasks actually finished.
-pub async fn map_buffered(tick: Duration) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
-    let finished = Arc::new(Mutex::new(Vec::new()));
-    let ticks = [3, 1, 2];
-    let results: Vec<_> = futures::stream::iter(0..ticks.len())
-        .map(|i| {
-            let finished = finished.clone();
-            tokio::spawn(async move {
-                let id = napper(i, ticks[i], tick).await;
-                // Tasks append their id as they end; the lock is held for one push only.
-                finished
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(id);
-                id
-            })
-        })
-        .buffered(2)
-        .collect()
-        .await;
-    let results = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let order = finished
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    Ok((results, order))
-}
-
-/// `shutdown(wait=True, cancel_futures=True)` half-way through: which completed, how many
-/// were cancelled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shutdown {
-    pub completed: Vec<usize>,
-    pub cancelled: usize,
-}
-
-/// `shutdown(cancel_futures=True)`: a `JoinSet` of 4 tasks (1..4 ticks), `abort_all` after
-/// 1.5 ticks, then wait for all (`wait=True`). Dropping the set instead is `wait=False`.
-pub async fn shutdown(tick: Duration) -> anyhow::Result<Shutdown> {
-    let mut set = JoinSet::new();
-    for id in 0..4 {
-        set.spawn(napper(id, id as u32 + 1, tick));
-    }
-    sleep(tick * 3 / 2).await;
-    set.abort_all();
-    let (mut completed, mut cancelled) = (Vec::new(), 0);
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(id) => completed.push(id),
-            Err(e) if e.is_cancelled() => cancelled += 1,
-            Err(e) => return Err(e).context("a task failed during shutdown"),
-        }
-    }
-    Ok(Shutdown {
-        completed,
-        cancelled,
-    })
-}
-
-fn row(python: &str, rust: &str, observed: impl AsRef<str>) {
+/// One row of the section's table: the Python call, its tokio counterpart, what was seen.
+pub(crate) fn row(python: &str, rust: &str, observed: impl AsRef<str>) {
     say!("  {python:<36} {rust:<36} {}", observed.as_ref());
 }
 
-/// Runs `f` with Rust's panic report (message, and a backtrace under `RUST_BACKTRACE`)
-/// replaced by one line: the panic inside is planned. The hook is process-wide, which is why
-/// only the section does this, on its single thread, and puts the old hook back afterwards.
+/// Runs `f` with Rust's panic report replaced by one line, for a planned panic. The hook is
+/// process-wide: only the section does this, on its single thread, and restores it after.
 async fn quiet_panics<T>(f: impl Future<Output = T>) -> T {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|info| {
@@ -473,24 +292,10 @@ async fn quiet_panics<T>(f: impl Future<Output = T>) -> T {
     out
 }
 
-/// The section.
+/// Each `Future` method's demo on a single-thread runtime, as a table, with its checks.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let c = &args.common;
-    let s = Section::new("examples-async", "future_api", c);
-    s.title("seed 002 Executor and Future: every method's tokio counterpart");
-    let tick = c.size(Duration::from_millis(50), Duration::from_millis(20));
-    say!(
-        "  tasks sleep a few ticks of {} ms on a single-thread runtime",
-        tick.as_millis()
-    );
-    say!();
-    row("concurrent.futures", "tokio / futures", "observed");
-
-    // A single thread, as asyncio has: "pending" and "started" are then well defined.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .context("cannot build a tokio runtime")?;
+    let title = "seed 002 Executor.submit and Future: every method's tokio counterpart";
+    let (s, tick, runtime) = tour(&args.common, "future_api", title)?;
     runtime.block_on(async {
         let d = done(tick).await?;
         row(
@@ -567,90 +372,30 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             e.len() == 3 && e[0] == Ok(0) && e[1].is_err() && e[2] == Ok(2),
             "",
         );
-
-        let f = wait_first_completed(tick).await?;
-        row(
-            "wait(fs, FIRST_COMPLETED)",
-            "future::select_all",
-            format!(
-                "first: task {}, {} still pending, then {:?}",
-                f.first, f.still_pending, f.rest
-            ),
-        );
-
-        let (values, waited) = wait_all_completed(tick).await?;
-        row(
-            "wait(fs, ALL_COMPLETED)",
-            "future::join_all",
-            format!(
-                "{values:?} after {:.1} ticks (the longest task: 3)",
-                waited.as_secs_f64() / tick.as_secs_f64()
-            ),
-        );
-        s.check(
-            "wait(ALL_COMPLETED): every task's value, in order",
-            values == [0, 1, 2],
-            "",
-        );
-
-        let ac = as_completed_timeout(tick).await?;
-        row(
-            "as_completed(fs, timeout=4 ticks)",
-            "FuturesUnordered + timeout_at",
-            format!(
-                "yielded {:?}, still pending at the deadline {:?}",
-                ac.yielded, ac.pending_at_timeout
-            ),
-        );
-        let mut seen = ac.yielded.clone();
-        seen.extend(&ac.pending_at_timeout);
-        seen.sort_unstable();
-        s.check(
-            "as_completed(timeout): each task yielded once or reported pending",
-            seen == [0, 1, 2, 3],
-            "",
-        );
-
-        let (mapped, finished) = map_buffered(tick).await?;
-        row(
-            "executor.map(fn, xs) (2 workers)",
-            "stream.map(spawn).buffered(2)",
-            format!("{mapped:?} though they finished as {finished:?}"),
-        );
-        s.check("map keeps input order", mapped == [0, 1, 2], "");
-
-        let sd = shutdown(tick).await?;
-        row(
-            "shutdown(wait=True, cancel_futures)",
-            "JoinSet::abort_all, then join_next",
-            format!(
-                "after 1.5 ticks: completed {:?}, cancelled {}",
-                sd.completed, sd.cancelled
-            ),
-        );
-        s.check(
-            "shutdown: every task either completed or was cancelled",
-            sd.completed.len() + sd.cancelled == 4,
-            "",
-        );
         anyhow::Ok(())
-    })?;
+    })
+}
 
-    let b = cancel_blocking()?;
-    row(
-        "f.cancel(), pool of 1 thread",
-        "abort() on spawn_blocking jobs",
-        format!(
-            "running job finished anyway: {:?}; queued job cancelled {}, ran {}",
-            b.running_result, b.queued_cancelled, b.queued_ran
-        ),
-    );
-    s.check(
-        "a queued blocking job is cancelled and never runs; a running one completes",
-        b.running_result == Some(1) && b.queued_cancelled && !b.queued_ran,
-        "",
-    );
-    Ok(())
+/// What both API tours (this one and `executor_api`) start with: their measurement table,
+/// the tick their tasks sleep in (50 ms, 20 ms under `--quick`), the head of their table, and
+/// a single-thread runtime, as asyncio has, on which "pending" and "started" are well defined.
+pub(crate) fn tour(
+    c: &CommonArgs,
+    section: &str,
+    title: &str,
+) -> anyhow::Result<(Bench, Duration, tokio::runtime::Runtime)> {
+    let s = Bench::new("examples-async", section, c);
+    s.title(title);
+    let tick = c.size(Duration::from_millis(50), Duration::from_millis(20));
+    let ms = tick.as_millis();
+    say!("  tasks sleep a few ticks of {ms} ms on a single-thread runtime");
+    say!();
+    row("concurrent.futures", "tokio / futures", "observed");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("cannot build a tokio runtime")?;
+    Ok((s, tick, runtime))
 }
 
 #[cfg(test)]
@@ -713,19 +458,6 @@ mod tests {
         sleep(TICK * 10).await;
     }
 
-    #[test]
-    fn a_queued_blocking_job_is_cancelled_a_running_one_is_not() {
-        let b = cancel_blocking().unwrap();
-        assert_eq!(
-            b,
-            CancelBlocking {
-                running_result: Some(1),
-                queued_cancelled: true,
-                queued_ran: false
-            }
-        );
-    }
-
     #[tokio::test(start_paused = true)]
     async fn result_timeout_gives_up_without_cancelling() {
         let t = result_timeout(TICK).await.unwrap();
@@ -744,59 +476,6 @@ mod tests {
         assert_eq!(
             e,
             vec![Ok(0), Err("task 1 failed on purpose".to_owned()), Ok(2)]
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn first_completed_is_the_shortest_task() {
-        let f = wait_first_completed(TICK).await.unwrap();
-        assert_eq!(
-            f,
-            FirstCompleted {
-                first: 1,
-                still_pending: 2,
-                rest: vec![0, 2]
-            }
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn all_completed_waits_for_the_longest_task_only() {
-        let (values, waited) = wait_all_completed(TICK).await.unwrap();
-        assert_eq!(values, [0, 1, 2]);
-        // Paused time: the clock jumps from timer to timer (1 ms resolution), so this is a
-        // deterministic fact, not a timing.
-        assert!(waited >= TICK * 3 && waited <= TICK * 3 + Duration::from_millis(1));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn as_completed_yields_in_completion_order_until_the_deadline() {
-        let ac = as_completed_timeout(TICK).await.unwrap();
-        assert_eq!(
-            ac,
-            AsCompletedTimeout {
-                yielded: vec![1, 2, 0],
-                pending_at_timeout: vec![3]
-            }
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn map_keeps_input_order_whatever_the_completion_order() {
-        let (results, finished) = map_buffered(TICK).await.unwrap();
-        assert_eq!(results, [0, 1, 2]);
-        assert_eq!(finished, [1, 0, 2]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn shutdown_cancels_what_has_not_finished() {
-        let sd = shutdown(TICK).await.unwrap();
-        assert_eq!(
-            sd,
-            Shutdown {
-                completed: vec![0],
-                cancelled: 3
-            }
         );
     }
 }

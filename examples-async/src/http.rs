@@ -12,26 +12,26 @@
 //! A thread pool needs a thread per request in flight; async needs a few hundred bytes.
 //!
 //! Run: `cargo run --release -p examples-async -- http` (`--latency-ms` sets the embedded
-//! server's delay, `--base-url https://en.wikipedia.org` sends the wiki requests to the real
-//! site; the image downloads always use the embedded server, whose image is known byte for
-//! byte).
+//! server's delay; `--base-url URL` sends every request to that site instead, which must then
+//! serve `/wiki/<page>` and `/image`).
 //!
 //! Output: the five URLs with their status (`exists`, `does not exist`, and `unknown` for a
 //! port where nothing listens), serial against all at once; then the 20 downloads: serial,
 //! 4 OS threads with blocking reqwest (the tutorial's pool, measured here for comparison),
 //! `buffer_unordered(4)` (about the same as the 4 threads: 5 waves of one round trip) and all
-//! at once (about one round trip). Every body is checked against the server's bytes; seed 003
-//! never reads its pool's results, so a failed download there would go unnoticed.
+//! at once (about one round trip). Every body is checked against the embedded server's image
+//! (or, from a real site, against the first download); seed 003 never reads its pool's
+//! results, so a failed download there would go unnoticed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, ensure};
 use futures::StreamExt;
 use shared::measure::ideal;
-use shared::server::{Server, unreachable_url};
-use shared::workloads::web::{self, IMAGE_DOWNLOADS};
-use shared::{Section, Spans, Variant, say};
+use shared::server::{async_client, blocking_client, unreachable_url};
+use shared::workloads::web::{self, IMAGE_DOWNLOADS, PageStatus};
+use shared::{Bench, Spans, Variant, say};
 
 use crate::cli::Args;
 
@@ -41,19 +41,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The tutorial's pool size (`ThreadPoolExecutor(4)`).
 pub const DEFAULT_WORKERS: usize = 4;
 
-const USER_AGENT: &str = concat!("examples-async/", env!("CARGO_PKG_VERSION"));
-
-/// An async client with the tutorial's timeout. Build it inside the runtime that will use it:
-/// its pooled connections belong to that runtime.
-pub fn client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .user_agent(USER_AGENT)
-        .build()
-        .context("cannot build an HTTP client")
-}
-
-pub use web::PageStatus;
+/// One downloaded body, as the variants return them.
+pub type Body = Vec<u8>;
 
 /// GET `url` and classify it: 200 exists, 404 does not, anything else (another status, a
 /// refused connection, a timeout) is unknown. The tutorial lets a refused connection raise;
@@ -83,22 +72,6 @@ pub async fn existence_as_completed(client: &reqwest::Client, urls: &[String]) -
     pending.collect().await
 }
 
-/// One downloaded image: its size and whether it is the server's image, byte for byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Download {
-    pub bytes: usize,
-    pub intact: bool,
-}
-
-impl Download {
-    fn of(body: &[u8]) -> Self {
-        Self {
-            bytes: body.len(),
-            intact: body == web::image_body(),
-        }
-    }
-}
-
 /// Downloads `url` once (seed 003's `download_image`), as task `i` on `lane`.
 async fn download(
     client: &reqwest::Client,
@@ -106,20 +79,25 @@ async fn download(
     i: usize,
     lane: String,
     spans: &Spans,
-) -> anyhow::Result<Download> {
+) -> anyhow::Result<Body> {
     let start = Instant::now();
     let response = client
         .get(url)
         .send()
         .await
-        .and_then(reqwest::Response::error_for_status)
         .with_context(|| format!("download {i} of {url} failed"))?;
+    let status = response.status();
+    ensure!(
+        status.is_success(),
+        "{url} answered {status}: point --base-url at a site that serves /image, or leave it \
+         out to use the embedded server"
+    );
     let body = response
         .bytes()
         .await
         .with_context(|| format!("download {i} of {url} broke off"))?;
     spans.record(lane, i as u64, start, Instant::now());
-    Ok(Download::of(&body))
+    Ok(body.to_vec())
 }
 
 /// Seed 003's `serial_download`: one after the other.
@@ -128,7 +106,7 @@ pub async fn downloads_serial(
     url: &str,
     n: usize,
     spans: &Spans,
-) -> anyhow::Result<Vec<Download>> {
+) -> anyhow::Result<Vec<Body>> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(download(client, url, i, "task 0".to_owned(), spans).await?);
@@ -143,11 +121,11 @@ pub async fn downloads_bounded(
     n: usize,
     k: usize,
     spans: &Spans,
-) -> anyhow::Result<Vec<Download>> {
+) -> anyhow::Result<Vec<Body>> {
     let each = futures::stream::iter(0..n)
         .map(|i| download(client, url, i, format!("download {i}"), spans));
     // New: `buffer_unordered(k)` starts the next download as soon as one of the k finishes.
-    let results: Vec<anyhow::Result<Download>> = each.buffer_unordered(k.max(1)).collect().await;
+    let results: Vec<anyhow::Result<Body>> = each.buffer_unordered(k.max(1)).collect().await;
     results.into_iter().collect()
 }
 
@@ -157,7 +135,7 @@ pub async fn downloads_all_at_once(
     url: &str,
     n: usize,
     spans: &Spans,
-) -> anyhow::Result<Vec<Download>> {
+) -> anyhow::Result<Vec<Body>> {
     // New: no bound at all. Each in-flight download is a small state machine, not a thread.
     let all = (0..n).map(|i| download(client, url, i, format!("download {i}"), spans));
     futures::future::try_join_all(all).await
@@ -171,14 +149,10 @@ pub fn downloads_thread_pool(
     n: usize,
     k: usize,
     spans: &Spans,
-) -> anyhow::Result<Vec<Download>> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(TIMEOUT)
-        .user_agent(USER_AGENT)
-        .build()
-        .context("cannot build a blocking HTTP client")?;
+) -> anyhow::Result<Vec<Body>> {
+    let client = blocking_client(TIMEOUT)?;
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<Download>> = vec![None; n];
+    let mut results: Vec<Option<Body>> = vec![None; n];
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut handles = Vec::new();
         for t in 0..k.max(1) {
@@ -187,7 +161,7 @@ pub fn downloads_thread_pool(
             // how a thread pool overlaps I/O. The scope joins them all, even on error.
             let handle = std::thread::Builder::new()
                 .name(format!("thread {t}"))
-                .spawn_scoped(scope, move || -> anyhow::Result<Vec<(usize, Download)>> {
+                .spawn_scoped(scope, move || -> anyhow::Result<Vec<(usize, Body)>> {
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -202,7 +176,7 @@ pub fn downloads_thread_pool(
                             .and_then(reqwest::blocking::Response::bytes)
                             .with_context(|| format!("download {i} of {url} failed"))?;
                         spans.record(format!("thread {t}"), i as u64, start, Instant::now());
-                        mine.push((i, Download::of(&body)));
+                        mine.push((i, body.to_vec()));
                     }
                 })
                 .with_context(|| format!("cannot start download thread {t}"))?;
@@ -225,45 +199,33 @@ pub fn downloads_thread_pool(
         .collect()
 }
 
-fn all_intact(s: &Section, name: &str, downloads: &[Download], n: usize) {
-    let intact = downloads.iter().filter(|d| d.intact).count();
+/// Checks that a variant brought back `n` bodies, each equal to `expected`.
+fn all_intact(s: &Bench, name: &str, bodies: &[Body], n: usize, expected: &[u8]) {
+    let intact = bodies.iter().filter(|b| b.as_slice() == expected).count();
     s.check(
         &format!(
             "{name}: {n} bodies, each the server's {} bytes",
-            web::IMAGE_BYTES
+            expected.len()
         ),
-        downloads.len() == n && intact == n,
-        format!("{intact} of {} intact", downloads.len()),
+        bodies.len() == n && intact == n,
+        format!("{intact} of {} intact", bodies.len()),
     );
 }
 
-/// The section.
+/// Five existence checks, serially and all at once; then the downloads serially, on OS
+/// threads, with `buffer_unordered(k)` and all at once, on one thread.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-async", "http", c);
+    let mut s = Bench::new("examples-async", "http", c);
     s.title("seed 000 wiki pages / seed 003 image downloads, with async reqwest");
 
-    let latency = Duration::from_millis(args.http.latency_ms);
-    let server = Server::start_with_latency(latency)?;
-    let wiki_base = args
-        .http
-        .base_url
-        .clone()
-        .unwrap_or_else(|| server.base_url());
-    say!(
-        "  embedded server at {} ({} ms latency per response){}",
-        server.base_url(),
-        latency.as_millis(),
-        match &args.http.base_url {
-            Some(b) => format!("; wiki pages from {b}"),
-            None => String::new(),
-        }
-    );
-    let mut urls = web::wiki_urls(&wiki_base);
+    let site = args.http.site()?;
+    say!("  {}", site.describe());
+    let mut urls = web::wiki_urls(site.base_url());
     // One more URL, on a port where nothing listens: the `unknown` answer without the internet.
     urls.push(format!("{}/wiki/Ocean", unreachable_url()?));
 
-    // One thread for every async variant; the server runs on its own.
+    // One thread for every async variant; the embedded server runs on its own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -275,21 +237,25 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     ));
     let answered = urls.len() - 1;
     let serial = s.measure(Variant::serial(urls.len()), |_| {
-        runtime.block_on(async { anyhow::Ok(existence_serial(&client()?, &urls).await) })
+        runtime
+            .block_on(async { anyhow::Ok(existence_serial(&async_client(TIMEOUT)?, &urls).await) })
     })?;
     let mut v = Variant::new("as_completed (all at once)", urls.len(), urls.len());
-    if args.http.base_url.is_none() {
+    if let Some(latency) = site.latency() {
         // The embedded server answers every page after one latency: one wave for all.
         v = v.ideal_s(ideal::waves(latency.as_secs_f64(), answered, answered));
     }
     let concurrent = s.measure(v, |_| {
-        runtime.block_on(async { anyhow::Ok(existence_as_completed(&client()?, &urls).await) })
+        runtime.block_on(async {
+            anyhow::Ok(existence_as_completed(&async_client(TIMEOUT)?, &urls).await)
+        })
     })?;
     say!("    in the order they answered:");
     for e in &concurrent {
         say!("      {e}");
     }
-    if args.http.base_url.is_none() {
+    // Only the embedded server's pages are known in advance.
+    if site.latency().is_some() {
         let statuses: Vec<&str> = serial.iter().map(|e| e.status).collect();
         s.check(
             "statuses: exists, exists, does not exist (404), exists, unknown (refused)",
@@ -310,38 +276,48 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     let n = c.size(IMAGE_DOWNLOADS, 8);
     let k = c.workers_or(DEFAULT_WORKERS);
-    let image = web::image_url(&server.base_url());
+    let image = web::image_url(site.base_url());
     s.workload(&format!(
         "{n} downloads of a {} KiB image",
         web::IMAGE_BYTES / 1024
     ));
     let got = s.measure(Variant::serial(n), |ctx| {
-        runtime.block_on(async { downloads_serial(&client()?, &image, n, ctx.spans()).await })
+        runtime.block_on(async {
+            downloads_serial(&async_client(TIMEOUT)?, &image, n, ctx.spans()).await
+        })
     })?;
-    all_intact(&s, "serial", &got, n);
+    // The embedded server's image is known; a real site's must at least be the same each time.
+    let expected = match site.latency() {
+        Some(_) => web::image_body().to_vec(),
+        None => got.first().cloned().unwrap_or_default(),
+    };
+    all_intact(&s, "serial", &got, n, &expected);
     // One download as the serial run saw it: a round trip plus the transfer.
     let one_s = s.baseline_s().unwrap_or_default() / n as f64;
 
     let v = Variant::new(format!("{k} OS threads (blocking reqwest)"), k, n)
         .ideal_s(ideal::waves(one_s, n, k));
     let got = s.measure(v, |ctx| downloads_thread_pool(&image, n, k, ctx.spans()))?;
-    all_intact(&s, &format!("{k} OS threads"), &got, n);
+    all_intact(&s, &format!("{k} OS threads"), &got, n, &expected);
 
     let v = Variant::new(format!("buffer_unordered({k}), 1 thread"), k, n)
         .ideal_s(ideal::waves(one_s, n, k));
     let got = s.measure(v, |ctx| {
-        runtime.block_on(async { downloads_bounded(&client()?, &image, n, k, ctx.spans()).await })
+        runtime.block_on(async {
+            downloads_bounded(&async_client(TIMEOUT)?, &image, n, k, ctx.spans()).await
+        })
     })?;
-    all_intact(&s, &format!("buffer_unordered({k})"), &got, n);
+    all_intact(&s, &format!("buffer_unordered({k})"), &got, n, &expected);
 
     let v = Variant::new("all at once (join_all), 1 thread", n, n).ideal_s(one_s);
     let got = s.measure(v, |ctx| {
-        let got = runtime
-            .block_on(async { downloads_all_at_once(&client()?, &image, n, ctx.spans()).await });
+        let got = runtime.block_on(async {
+            downloads_all_at_once(&async_client(TIMEOUT)?, &image, n, ctx.spans()).await
+        });
         ctx.set("one_download_s", one_s);
         got
     })?;
-    all_intact(&s, "all at once", &got, n);
+    all_intact(&s, "all at once", &got, n, &expected);
 
     say!();
     say!(
@@ -353,16 +329,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "  of it, with threads or with buffer_unordered; with no bound, about one wave, on one thread."
     );
     drop(runtime);
-    drop(server);
+    drop(site);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use shared::server::Server;
+
     use super::*;
 
     fn server() -> Server {
         Server::start_with_latency(Duration::from_millis(5)).unwrap()
+    }
+
+    fn client() -> reqwest::Client {
+        async_client(TIMEOUT).unwrap()
     }
 
     #[tokio::test]
@@ -370,7 +352,7 @@ mod tests {
         let server = server();
         let mut urls = web::wiki_urls(&server.base_url());
         urls.push(format!("{}/wiki/Ocean", unreachable_url().unwrap()));
-        let client = client().unwrap();
+        let client = client();
         let got = existence_serial(&client, &urls).await;
         let statuses: Vec<&str> = got.iter().map(|e| e.status).collect();
         assert_eq!(
@@ -397,12 +379,9 @@ mod tests {
     async fn every_async_download_is_the_servers_image() {
         let server = server();
         let url = web::image_url(&server.base_url());
-        let client = client().unwrap();
+        let client = client();
         let spans = Spans::new();
-        let want = Download {
-            bytes: web::IMAGE_BYTES,
-            intact: true,
-        };
+        let want = web::image_body();
         for got in [
             downloads_serial(&client, &url, 2, &spans).await.unwrap(),
             downloads_bounded(&client, &url, 3, 2, &spans)
@@ -412,7 +391,7 @@ mod tests {
                 .await
                 .unwrap(),
         ] {
-            assert!(got.iter().all(|d| *d == want), "{got:?}");
+            assert!(got.iter().all(|body| body.as_slice() == want));
         }
         assert_eq!(spans.len(), 8);
         assert_eq!(server.requests(), 8);
@@ -424,7 +403,7 @@ mod tests {
         let spans = Spans::new();
         let got = downloads_thread_pool(&web::image_url(&server.base_url()), 5, 2, &spans).unwrap();
         assert_eq!(got.len(), 5);
-        assert!(got.iter().all(|d| d.intact));
+        assert!(got.iter().all(|body| body.as_slice() == web::image_body()));
         let mut tasks: Vec<u64> = spans.take().iter().map(|s| s.task).collect();
         tasks.sort_unstable();
         assert_eq!(tasks, [0, 1, 2, 3, 4]);
@@ -433,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_image_is_an_error_not_a_body() {
         let server = server();
-        let client = client().unwrap();
+        let client = client();
         let url = format!("{}/wiki/no_such_page", server.base_url());
         let err = downloads_serial(&client, &url, 1, &Spans::new())
             .await

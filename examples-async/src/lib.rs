@@ -10,16 +10,11 @@
 //! one thread. tokio adds the two things that make async *parallel* as well: a multi-thread
 //! runtime, and `spawn_blocking` to move CPU work off the threads that drive the tasks.
 
-pub mod cli;
-
-pub mod service_request;
-
 pub mod as_completed;
-
-pub mod future_api;
-
-pub mod http;
-
-pub mod many_tasks;
-
 pub mod blocking_the_loop;
+pub mod cli;
+pub mod executor_api;
+pub mod future_api;
+pub mod http;
+pub mod many_tasks;
+pub mod service_request;

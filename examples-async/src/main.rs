@@ -1,12 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use examples_async::cli::Cli;
+use examples_async::cli::{ABOUT, Section};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    cli.args.common.install();
-    shared::cli::run_sections("examples-async", cli.section, &cli.args.common, |section| {
-        section.run(&cli.args)
+    shared::cli::main("examples-async", ABOUT, |section: &Section, args| {
+        section.run(args)
     })
 }

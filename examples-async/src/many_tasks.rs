@@ -18,12 +18,12 @@
 //! of wall time (eff. near 100 %), with the resident memory and spawn time per task and per
 //! thread beside them, and the ratio of the two.
 
-use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use parking_lot::RwLock;
 use shared::system::{mib, self_rss_bytes, self_virtual_bytes};
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 
@@ -31,10 +31,8 @@ use crate::cli::Args;
 pub const TASKS: usize = 10_000;
 /// Threads are dearer: this many.
 pub const THREADS: usize = 1_000;
-/// Each sleeps this long, in tutorial seconds (times `--scale`).
+/// Each sleeps this long, in tutorial seconds (see `CommonArgs::tutorial_sleep`).
 pub const SLEEP_S: f64 = 1.0;
-/// Under `--quick` the sleep is also shortened by this factor.
-pub const QUICK_SLEEP_FACTOR: f64 = 0.2;
 
 /// What a crowd of sleepers cost.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,9 +137,7 @@ pub fn threads(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
     // on an error path too means no thread is ever left waiting.
     let gate = RwLock::new(());
     std::thread::scope(|scope| {
-        let closed = gate
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let closed = gate.write();
         let start = Instant::now();
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
@@ -175,12 +171,13 @@ pub fn threads(n: usize, sleep: Duration) -> anyhow::Result<Crowd> {
     })
 }
 
-/// The section.
+/// One sleep, then 10,000 sleeping tasks and 1,000 sleeping threads: time, memory and spawn
+/// cost of each.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-async", "many_tasks", c);
+    let mut s = Bench::new("examples-async", "many_tasks", c);
     s.title("seed 004 asyncio, scaled up: 10,000 sleeping tasks vs 1,000 threads");
-    let sleep = c.sleep_s(SLEEP_S * c.size(1.0, QUICK_SLEEP_FACTOR));
+    let sleep = c.tutorial_sleep(SLEEP_S);
     let sleep_s = sleep.as_secs_f64();
 
     s.workload(&format!(

@@ -56,17 +56,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use shared::workloads::service::Workload;
-use shared::{CpuTime, Section, Spans, Variant, say, timeline};
+use shared::{Bench, CpuTime, Spans, Variant, say, timeline};
 use tokio::task::JoinSet;
 
 use crate::cli::Args;
 
 /// The FFT results of a run, `[request][iteration]`: what the variants must agree on.
 pub type Results = Vec<Vec<f64>>;
-
-/// Under `--quick`, the tutorial's sleeps are also shortened by this factor (on top of
-/// `--scale`), so that the section runs in well under two seconds.
-pub const QUICK_SLEEP_FACTOR: f64 = 0.1;
 
 /// One run of the toy: the workload, how long its sleeps really are, and where to log.
 #[derive(Debug, Clone)]
@@ -301,10 +297,11 @@ pub fn critical_path_ideal_s(
     spread.max(longest_chain_s)
 }
 
-/// The section.
+/// The toy run four ways: sequentially (the baseline and the FFTs' CPU times), on tokio's
+/// current_thread runtime, on a multi-thread runtime with `spawn_blocking`, on OS threads.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-async", "service_request", c);
+    let mut s = Bench::new("examples-async", "service_request", c);
     s.title("seed 004 toy problem: sequential / asyncio / threads, and tokio's answer");
 
     let workload = Arc::new(if c.quick {
@@ -312,7 +309,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     } else {
         Workload::tutorial(c.seed)
     });
-    let sleep_factor = c.scale * c.size(1.0, QUICK_SLEEP_FACTOR);
+    // How long one of the talk's seconds of sleep lasts here (`--scale`, shorter under `--quick`).
+    let sleep_factor = c.tutorial_second();
     let cores = shared::system::cores();
     let (n, iters) = (workload.requests, workload.iterations);
     let job = |spans: &Spans| Job::new(workload.clone(), sleep_factor, c.verbose, spans.clone());
@@ -386,7 +384,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_same(s: &Section, name: &str, got: &Results, expected: &Results) {
+fn check_same(s: &Bench, name: &str, got: &Results, expected: &Results) {
     s.check(
         &format!("{name}: FFT results equal the sequential ones"),
         got == expected,

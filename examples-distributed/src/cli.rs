@@ -1,26 +1,18 @@
 //! The command line: sections, and the flags every section understands.
 
-use clap::{Parser, ValueEnum};
+use clap::ValueEnum;
 use shared::CommonArgs;
 
-/// The executor lesson on a real distributed engine: MPI (rsmpi on MPICH), measured beside
-/// seed 002's "Beyond built-in executors" (mpi4py.futures, ipyparallel, dask.distributed).
-///
-/// Runs every section in order, or the one named. Rank 0 is the client that runs the
-/// sections; every other rank is a worker. Start it under an MPI launcher
-/// (`mpiexec -n 4 target/release/examples-distributed executor`), or plainly: then it
-/// re-launches itself under `mpiexec -n <--ranks>` and says so. Add `--release` to
-/// `cargo run` for meaningful timings.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "examples-distributed", version)]
-pub struct Cli {
-    /// The section to run (default: all, in this order).
-    #[arg(value_enum)]
-    pub section: Option<Section>,
+/// What `--help` says this binary is (the first paragraph is the `-h` summary).
+pub const ABOUT: &str = "The executor lesson on a real distributed engine: MPI (rsmpi on MPICH), \
+    measured beside seed 002's \"Beyond built-in executors\"(mpi4py.futures, ipyparallel, \
+    dask.distributed).\n\nRuns every section in order, or the one named. Rank 0 is the client \
+    that runs the sections; every other rank is a worker. Start it under an MPI launcher \
+    (`mpiexec -n 4 target/release/examples-distributed executor`), or plainly: then it \
+    re-launches itself under `mpiexec -n <--ranks>` and says so.";
 
-    #[command(flatten)]
-    pub args: Args,
-}
+/// The command line: the section to run (default: all, in order) and [`Args`].
+pub type Cli = shared::cli::Cli<Section, Args>;
 
 /// Everything a section may look at.
 #[derive(clap::Args, Debug, Clone, PartialEq, Default)]
@@ -42,6 +34,12 @@ pub struct Args {
     /// pid to rank 0, which prints them as JSON lines). Started by that section.
     #[arg(long, hide = true)]
     pub cluster_demo: bool,
+}
+
+impl AsRef<CommonArgs> for Args {
+    fn as_ref(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// The sections, in running order, each with the tutorial section it mirrors.
@@ -94,7 +92,11 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("examples-distributed").chain(args.iter().copied()))
+        Cli::try_parse_for(
+            "examples-distributed",
+            ABOUT,
+            std::iter::once("examples-distributed").chain(args.iter().copied()),
+        )
     }
 
     #[test]

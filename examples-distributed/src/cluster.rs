@@ -9,6 +9,9 @@
 //! its workers run the same code as on one machine. What every host needs is the same binary
 //! and the same MPI runtime, not Rust or the source.
 //!
+//! The demonstration job is this binary with `--cluster-demo` ([`demo_rank`]); each rank's
+//! hello is `world.rs`'s, and the launcher's environment variables are `launch.rs`'s.
+//!
 //! Run: `cargo run --release -p examples-distributed -- cluster`, or
 //! `mpiexec -n 3 target/release/examples-distributed cluster`.
 //!
@@ -20,13 +23,14 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, Source};
-use shared::{Section, Variant, say};
+use mpi::traits::Communicator;
+use shared::child::{Child, describe_exit};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 use crate::launch::{LAUNCHER_ENV, MPIEXEC_ENV, RELAUNCHED_ENV};
@@ -60,33 +64,25 @@ pub fn demo_rank(comm: &SimpleCommunicator) -> ExitCode {
             }
         };
     }
-    let mut all = vec![me];
-    for _ in 1..comm.size() {
-        let probed = wire::poll(|| {
-            comm.any_process()
-                .immediate_matched_probe_with_tag(TAG_HELLO)
-        });
-        match wire::receive::<Hello>(probed) {
-            Ok(h) => all.push(h),
-            Err(e) => {
-                eprintln!("cluster demo, rank 0: {e:#}");
-                return ExitCode::FAILURE;
-            }
+    let others = match wire::receive_from_each::<Hello>(comm, TAG_HELLO) {
+        Ok(others) => others,
+        Err(e) => {
+            eprintln!("cluster demo, rank 0: {e:#}");
+            return ExitCode::FAILURE;
         }
-    }
-    all.sort_by_key(|h| h.rank);
+    };
     let mut out = std::io::stdout().lock();
-    for h in &all {
-        let line =
-            serde_json::json!({"rank": h.rank, "host": h.host, "pid": h.pid, "cores": h.cores});
+    for h in std::iter::once(me).chain(others.into_iter().map(|(_, h)| h)) {
+        let line = serde_json::to_string(&h).expect("a Hello is plain data");
         let _ = writeln!(out, "{line}");
     }
     ExitCode::SUCCESS
 }
 
-/// The section.
+/// Prints this job's ranks, a hostfile for a real cluster, then starts a real job from a
+/// hostfile of this machine and checks that its ranks are new processes on this host.
 pub fn run(world: &World, args: &Args) -> anyhow::Result<()> {
-    let mut s = Section::new(KRATE, "cluster", &args.common);
+    let mut s = Bench::new(KRATE, "cluster", &args.common);
     s.title("seed 002 Beyond built-in executors: clusters (multiple nodes)");
 
     say!("  This job: {} ranks", world.size());
@@ -143,17 +139,9 @@ pub fn run(world: &World, args: &Args) -> anyhow::Result<()> {
     let ranks: Vec<Hello> = stdout
         .lines()
         .filter(|l| l.starts_with('{'))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l)?;
-            Ok(Hello {
-                rank: v["rank"].as_i64().unwrap_or(-1) as i32,
-                host: v["host"].as_str().unwrap_or_default().to_owned(),
-                pid: v["pid"].as_u64().unwrap_or(0) as u32,
-                cores: v["cores"].as_u64().unwrap_or(0) as usize,
-                protocol: wire::PROTOCOL,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("the demonstration job printed a line that is not a rank's hello")?;
     for h in &ranks {
         say!(
             "    demo rank {}  host {:<12} pid {:>7}",
@@ -250,14 +238,11 @@ fn run_demo(line: &[OsString]) -> anyhow::Result<String> {
             cmd.env_remove(&key);
         }
     }
-    // Why a guard: on a timeout or an error below, dropping it kills mpiexec, which stops the
+    // Why a `Child`: on a timeout, an error or Ctrl-C it kills mpiexec, which stops the
     // demo's ranks, so nothing of the demonstration outlives the section.
-    let mut child = Guard(
-        cmd.spawn()
-            .with_context(|| format!("cannot start {}", line[0].to_string_lossy()))?,
-    );
-    let mut out_pipe = child.0.stdout.take().context("stdout is piped")?;
-    let mut err_pipe = child.0.stderr.take().context("stderr is piped")?;
+    let child = Child::spawn(&mut cmd, "the demonstration's mpiexec")?;
+    let mut out_pipe = child.take_stdout().context("stdout is piped")?;
+    let mut err_pipe = child.take_stderr().context("stderr is piped")?;
     // Why two reader threads: both pipes must be drained at once, or a job that fills its
     // stderr pipe would block while we wait for its stdout.
     let out = std::thread::spawn(move || {
@@ -270,38 +255,20 @@ fn run_demo(line: &[OsString]) -> anyhow::Result<String> {
         let _ = err_pipe.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + DEMO_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.0.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            drop(child);
-            bail!("the demonstration job did not finish within {DEMO_TIMEOUT:?} and was stopped");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let Some(status) = child.wait_timeout(DEMO_TIMEOUT) else {
+        bail!("the demonstration job did not finish within {DEMO_TIMEOUT:?} and was stopped");
     };
     let (stdout, stderr) = (
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default(),
     );
     if !status.success() {
-        bail!("the demonstration job failed ({status}):\n{stderr}");
+        bail!(
+            "the demonstration job {}:\n{stderr}",
+            describe_exit(Some(status))
+        );
     }
     Ok(stdout)
-}
-
-/// A child process that is killed and reaped when dropped.
-#[derive(Debug)]
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@
 //! uneven tasks balance out. What changes is the price of a task: every task and result is a
 //! message, so a task must be much longer than one round trip (measured last) to be worth it.
 //!
+//! The pool is `pool.rs` (what `MPIPoolExecutor` does: a queue, idle ranks, a dispatcher
+//! thread, futures); what a task may be is `task.rs`; the job's ranks are `world.rs`.
+//!
 //! Run: `cargo run --release -p examples-distributed -- executor` (re-launches itself with
 //! cores + 1 ranks), or `mpiexec -n 3 target/release/examples-distributed executor`.
 //! `--workers N` uses only N of the worker ranks.
@@ -24,26 +27,27 @@ use std::time::Instant;
 
 use anyhow::Context;
 use shared::executor::as_completed;
+use shared::linalg::{self, REL_TOL};
 use shared::measure::ideal;
-use shared::workloads::{matrix_batch, scrypt};
-use shared::{CommonArgs, Section, Variant, say};
+use shared::workloads::{matrix_batch, max_rel_diff_rows, scrypt};
+use shared::{Bench, CommonArgs, Variant, say};
 
 use crate::cli::Args;
 use crate::pool::{self, Pool, Stats};
-use crate::svd::{self, REL_TOL};
-use crate::task::{Output, Task, hex_digests, singular_rows};
+use crate::task::{Output, Task, digests, singular_rows};
 use crate::world::World;
 
 const KRATE: &str = "examples-distributed";
 
-/// The section.
+/// The scrypt batch and the SVD batch through the pool's `submit`, `map` and
+/// `as_completed`, checked against serial (and hashlib), then what one task's round trip costs.
 pub fn run(world: &World, args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new(KRATE, "executor", c);
+    let mut s = Bench::new(KRATE, "executor", c);
     s.title(
         "seed 002 Beyond built-in executors (mpi4py.futures); An illustrative example; Exercise",
     );
-    describe(world);
+    say!("  {}", world.summary());
     let workers = c.workers_or(world.workers()).min(world.workers());
 
     scrypt_batch(&mut s, world, c, workers)?;
@@ -67,25 +71,6 @@ pub fn run(world: &World, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints who is who in this job.
-pub fn describe(world: &World) {
-    let r = world.ranks();
-    let hosts = world.hosts();
-    let pids: Vec<String> = r[1..].iter().map(|h| h.pid.to_string()).collect();
-    let workers = match r.len() - 1 {
-        1 => "rank 1 is the worker".to_owned(),
-        n => format!("ranks 1-{n} are workers"),
-    };
-    say!(
-        "  job: {} ranks on {} ({}): rank 0 (pid {}) is the client, {workers} (pids {})",
-        r.len(),
-        crate::count(hosts.len(), "host"),
-        hosts.join(", "),
-        r[0].pid,
-        pids.join(", ")
-    );
-}
-
 fn scrypt_tasks(params: scrypt::Params) -> Vec<Task> {
     scrypt::passwords(8)
         .into_iter()
@@ -93,6 +78,7 @@ fn scrypt_tasks(params: scrypt::Params) -> Vec<Task> {
         .collect()
 }
 
+/// A check's detail: who did the tasks, e.g. `8 tasks (rank 1: 4, rank 2: 4)`.
 fn once_each(stats: &Stats) -> String {
     let per_rank: Vec<String> = stats
         .per_rank()
@@ -104,17 +90,13 @@ fn once_each(stats: &Stats) -> String {
 
 /// The scrypt batch: submit one, then serial, `map` and `submit` + `as_completed`.
 fn scrypt_batch(
-    s: &mut Section,
+    s: &mut Bench,
     world: &World,
     c: &CommonArgs,
     workers: usize,
 ) -> anyhow::Result<()> {
-    let params = c.size(scrypt::Params::TUTORIAL, scrypt::Params::QUICK);
-    let known = scrypt::known_hex(&params);
-    s.workload(&format!(
-        "scrypt of 8 passwords (n=2^{}, r={}, p={}, salt \"salt\", {}-byte digest)",
-        params.log_n, params.r, params.p, params.len
-    ));
+    let params = scrypt::Params::for_run(c);
+    s.workload(&params.describe(8));
 
     // One hash through `submit`: the future is pending at first, then holds the digest.
     let pool = Pool::new(world, workers, None)?;
@@ -123,18 +105,14 @@ fn scrypt_batch(
         params,
     });
     let done_at_once = future.done();
-    let digest = hex_digests(&[future.result(None)?]).remove(0);
+    let digest = digests(vec![future.result(None)?]).remove(0);
     pool.shutdown();
     say!(
         "  submit(scrypt, b\"my password\") to a worker rank: done() right away = {done_at_once}; result():"
     );
     say!("    {digest}");
-    if let Some((mine, _)) = known {
-        s.check(
-            "submit: the digest equals Python's hashlib",
-            digest == mine,
-            "",
-        );
+    if let Some(same) = scrypt::mine_matches_hashlib(&params, &digest) {
+        s.check("submit: the digest equals Python's hashlib", same, "");
     }
 
     let tasks = scrypt_tasks(params);
@@ -147,7 +125,7 @@ fn scrypt_batch(
             .map(|(i, t)| lane.track("rank 0", i as u64, || t.run()))
             .collect::<Result<Vec<_>, _>>()
     });
-    let serial = hex_digests(&serial.map_err(anyhow::Error::msg)?);
+    let serial = digests(serial.map_err(anyhow::Error::msg)?);
     let ideal_s = ideal::cpu_bound(s.baseline_s().unwrap_or_default(), workers, n);
 
     // New: the loop becomes `map` on the pool; results still come in input order.
@@ -157,7 +135,7 @@ fn scrypt_batch(
     })?;
     s.check(
         "map: digests in input order, identical to serial",
-        hex_digests(&out) == serial,
+        digests(out) == serial,
         "",
     );
     s.check(
@@ -193,7 +171,7 @@ fn scrypt_batch(
     sorted.sort_unstable();
     s.check(
         "as_completed yields every future once, digests identical to serial",
-        sorted == (0..n).collect::<Vec<_>>() && hex_digests(&out) == serial,
+        sorted == (0..n).collect::<Vec<_>>() && digests(out) == serial,
         "",
     );
     s.check(
@@ -206,11 +184,11 @@ fn scrypt_batch(
     for (pw, d) in scrypt::passwords(n).iter().zip(&serial) {
         say!("  {pw}: {d}");
     }
-    match known {
-        Some((_, batch)) => {
+    match scrypt::batch_matches_hashlib(&params, &serial) {
+        Some(same) => {
             s.check(
                 "the 8 digests equal Python's hashlib for these parameters",
-                serial.iter().zip(batch).all(|(a, b)| a == b),
+                same,
                 "",
             );
         }
@@ -221,7 +199,7 @@ fn scrypt_batch(
 
 /// The SVD batch: serial on rank 0, then `map` on the pool (each matrix travels to a worker).
 fn svd_batch(
-    s: &mut Section,
+    s: &mut Bench,
     world: &World,
     c: &CommonArgs,
     workers: usize,
@@ -239,7 +217,7 @@ fn svd_batch(
             .enumerate()
             .map(|(i, a)| {
                 lane.track("rank 0", i as u64, || {
-                    svd::singular_values(a).map(|s| s.to_vec())
+                    linalg::singular_values(a).map(|s| s.to_vec())
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()
@@ -251,7 +229,7 @@ fn svd_batch(
             .map(batch.outer_iter().map(Task::svd))
             .collect::<Result<Vec<_>, _>>()?)
     })?;
-    let diff = svd::max_rel_diff(&singular_rows(out), &serial);
+    let diff = max_rel_diff_rows(&singular_rows(out), &serial);
     let exact = if diff == 0.0 { " (bit for bit)" } else { "" };
     s.check(
         "map: singular values equal the serial ones",
@@ -268,12 +246,7 @@ fn svd_batch(
 
 /// Tiny tasks: inline, one round trip at a time, all at once, and in chunks. Returns the
 /// round trip in µs.
-fn tiny_tasks(
-    s: &mut Section,
-    world: &World,
-    c: &CommonArgs,
-    workers: usize,
-) -> anyhow::Result<f64> {
+fn tiny_tasks(s: &mut Bench, world: &World, c: &CommonArgs, workers: usize) -> anyhow::Result<f64> {
     let n = c.size(2_000, 300);
     let tasks: Vec<Task> = (0..n as u64).map(Task::Tiny).collect();
     let want: Vec<Output> = (1..=n as u64).map(Output::Tiny).collect();

@@ -9,11 +9,10 @@
 //! initialised, so this parent process never becomes an MPI process itself.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode, Stdio};
+
+use shared::child::{self, Child};
 
 /// Variables launchers set in every rank's environment: MPICH's Hydra (`PMI_RANK`, `PMI_SIZE`,
 /// `PMI_FD`, `MPI_LOCALNRANKS`), PMIx-based launchers such as Open MPI's and Slurm's `srun`
@@ -33,9 +32,6 @@ pub const RELAUNCHED_ENV: &str = "EXAMPLES_DISTRIBUTED_RELAUNCHED";
 
 /// The launcher to re-launch with (default `mpiexec` from `PATH`).
 pub const MPIEXEC_ENV: &str = "EXAMPLES_DISTRIBUTED_MPIEXEC";
-
-/// How long the launcher gets to stop its ranks after an interrupt before it is killed.
-pub const GRACE: Duration = Duration::from_secs(3);
 
 /// Whether this process was started by an MPI launcher (or re-launched by this program).
 pub fn under_launcher(env: impl Fn(&str) -> Option<OsString>) -> bool {
@@ -68,22 +64,9 @@ pub fn command_line(
     line
 }
 
-/// Shows a command line the way a user would type it.
+/// Shows a command line the way a user would type it (quoted for a POSIX shell).
 pub fn show(line: &[OsString]) -> String {
-    line.iter()
-        .map(|a| {
-            let a = a.to_string_lossy();
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,".contains(c))
-            {
-                a.into_owned()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    shell_words::join(line.iter().map(|a| a.to_string_lossy()))
 }
 
 /// What to do when `mpiexec` cannot be found: the exact commands.
@@ -101,23 +84,8 @@ pub fn missing_launcher_help(mpiexec: &OsStr, why: &str) -> String {
     )
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// The launcher process; dropping it kills it (mpiexec then stops every rank it started).
-#[derive(Debug)]
-struct Launcher(Child);
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-        }
-        let _ = self.0.wait();
-    }
-}
-
 /// Re-launches this program under `mpiexec -n ranks` with the same arguments and returns the
-/// launcher's exit code.
+/// launcher's exit code (130 if interrupted).
 pub fn relaunch(ranks: usize) -> ExitCode {
     let mpiexec = std::env::var_os(MPIEXEC_ENV).unwrap_or_else(|| "mpiexec".into());
     let program: PathBuf = match std::env::current_exe() {
@@ -131,70 +99,47 @@ pub fn relaunch(ranks: usize) -> ExitCode {
     };
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let line = command_line(&mpiexec, ranks, program.as_os_str(), &args);
-    let workers = match ranks - 1 {
-        1 => "rank 1 is the worker".to_owned(),
-        n => format!("ranks 1-{n} are workers"),
-    };
     eprintln!(
         "examples-distributed: not started by an MPI launcher, so re-launching under MPI with \
-         {ranks} ranks (rank 0 runs the sections, {workers}; --ranks N to change):\n    {}",
+         {ranks} ranks (rank 0 runs the sections, {}; --ranks N to change):\n    {}",
+        crate::world::workers_phrase(ranks),
         show(&line)
     );
-    // Ctrl-C reaches mpiexec too (same process group), and it stops the ranks; the handler
-    // only makes sure this parent waits for that, and kills mpiexec if it takes too long.
-    if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
-        eprintln!("examples-distributed: warning: cannot install the Ctrl-C handler: {e}");
-    }
-    let child = Command::new(&line[0])
-        .args(&line[1..])
+    // Why here: this parent never reaches `CommonArgs::install`. On Ctrl-C (or SIGTERM) the
+    // handler kills mpiexec, the one registered child, and mpiexec's proxies then end every
+    // rank, so nothing of the job outlives this process; it exits 128 + signal.
+    shared::interrupt::install();
+    let mut cmd = Command::new(&line[0]);
+    cmd.args(&line[1..])
         .env(RELAUNCHED_ENV, "1")
-        .stdin(Stdio::null())
-        .spawn();
-    let mut launcher = match child {
-        Ok(c) => Launcher(c),
+        .stdin(Stdio::null());
+    // Why a `Child`: dropped (an error, a panic) or this parent killed outright, it takes
+    // mpiexec with it, and mpiexec takes the ranks.
+    let launcher = match Child::spawn(&mut cmd, "mpiexec") {
+        Ok(c) => c,
         Err(e) => {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "it was not found (is MPICH installed?)".to_owned(),
-                _ => e.to_string(),
+            let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>());
+            let why = match io {
+                Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                    "it was not found (is MPICH installed?)".to_owned()
+                }
+                Some(io) => io.to_string(),
+                None => format!("{e:#}"),
             };
             eprintln!("{}", missing_launcher_help(&mpiexec, &why));
             return ExitCode::FAILURE;
         }
     };
-    let mut deadline: Option<Instant> = None;
-    let status = loop {
-        match launcher.0.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("examples-distributed: cannot wait for mpiexec: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            let at = *deadline.get_or_insert_with(|| Instant::now() + GRACE);
-            if Instant::now() >= at {
-                eprintln!(
-                    "examples-distributed: interrupted: killing mpiexec, which stops every rank"
-                );
-                drop(launcher);
-                return ExitCode::from(130);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        return ExitCode::from(130);
+    let status = launcher.wait();
+    if let Some(code) = shared::interrupt::exit_code() {
+        return ExitCode::from(code);
     }
-    exit_code(status)
-}
-
-/// The launcher's status as this process's exit code (a signal `s` becomes `128 + s`).
-pub fn exit_code(status: ExitStatus) -> ExitCode {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
-        (None, None) => ExitCode::FAILURE,
+    match status {
+        Ok(status) => child::exit_code(status),
+        Err(e) => {
+            eprintln!("examples-distributed: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -238,11 +183,7 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes_and_signals_pass_through() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(exit_code(ExitStatus::from_raw(0)), ExitCode::SUCCESS);
-        assert_eq!(exit_code(ExitStatus::from_raw(70 << 8)), ExitCode::from(70));
-        assert_eq!(exit_code(ExitStatus::from_raw(9)), ExitCode::from(137));
+    fn a_missing_launcher_is_explained_with_the_commands_to_run() {
         let help = missing_launcher_help("mpiexec".as_ref(), "not found");
         assert!(
             help.contains("apt-get install -y mpich libmpich-dev"),

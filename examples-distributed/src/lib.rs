@@ -1,8 +1,9 @@
 //! # examples-distributed: the executor lesson on a real distributed engine (MPI)
 //!
-//! One module per tutorial section, each read top to bottom. `cargo run -p
-//! examples-distributed` runs them all in order; `cargo run -p examples-distributed --
-//! <section>` runs one; `--help` lists them with the tutorial section each mirrors.
+//! One module per tutorial section, each read top to bottom.
+//! `cargo run -p examples-distributed` runs them all in order;
+//! `cargo run -p examples-distributed -- <section>` runs one; `--help` lists them with the
+//! tutorial section each mirrors.
 //!
 //! Seed 002 ends with "Beyond built-in executors": the `Executor`/`Future` interface is small
 //! enough that other engines implement it, so the same code can use many machines
@@ -18,13 +19,14 @@
 //!
 //! The machinery: [`launch`] (a plain start re-launches itself under `mpiexec`), [`world`]
 //! (the job as rank 0 sees it; a panic anywhere aborts the whole job), [`worker`] (every other
-//! rank's loop), [`wire`] (postcard messages, tags, waiting without spinning), [`task`] (what
-//! may travel), [`svd`] (LAPACK, one BLAS thread per rank).
+//! rank's loop, which hands a collective round to the lesson's code), [`wire`] (postcard
+//! messages, tags, timings, waiting without spinning), [`task`] (what may travel), [`pool`]
+//! (mpi4py.futures' `MPIPoolExecutor`: pull-based dispatch on ranks). The machinery uses no
+//! lesson and no lesson uses another (`tests/layering.rs`); `main.rs` wires them together.
 
 pub mod cli;
 pub mod launch;
 pub mod pool;
-pub mod svd;
 pub mod task;
 pub mod wire;
 pub mod worker;

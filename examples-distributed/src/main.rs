@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use examples_distributed::cli::Cli;
-use examples_distributed::{cluster, launch, svd, worker, world};
+use examples_distributed::cli::{ABOUT, Cli};
+use examples_distributed::{cluster, launch, scatter_gather, worker, world};
 use mpi::traits::Communicator;
 
 fn main() -> ExitCode {
     // Everything that needs no MPI first: --help, bad flags (exit 2), --list-sections.
-    let cli = Cli::parse();
+    let cli = Cli::parse_for("examples-distributed", ABOUT);
     if cli.args.common.list_sections {
         return shared::cli::run_sections(
             "examples-distributed",
@@ -44,7 +43,9 @@ fn run_rank(cli: &Cli) -> ExitCode {
     let comm = universe.world();
     let rank = comm.rank();
     world::abort_job_on_panic(rank);
-    svd::one_blas_thread_per_rank();
+    // One BLAS thread per rank: MPI already puts one rank on each core, and OpenBLAS would
+    // otherwise start one thread per core inside every rank, asking for cores x cores threads.
+    shared::linalg::set_threads(1);
     if cli.args.cluster_demo {
         return cluster::demo_rank(&comm);
     }
@@ -57,7 +58,12 @@ fn run_rank(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     }
     if rank != 0 {
-        if let Err(e) = worker::serve(&comm, cli.args.panic_on_task) {
+        // A worker serves the pool's tasks, and takes its side of each static round that
+        // rank 0 calls (the lesson's own code, handed in here so the loop needs no lesson).
+        let served = worker::serve(&comm, cli.args.panic_on_task, |plan| {
+            scatter_gather::worker_side(&comm, &plan)
+        });
+        if let Err(e) = served {
             // Rank 0 may be waiting for this worker: end the whole job rather than hang it.
             eprintln!("examples-distributed: worker rank {rank}: {e:#}; aborting the job");
             world::abort_job(world::PANIC_EXIT);

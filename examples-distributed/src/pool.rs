@@ -15,19 +15,20 @@
 //! pool is open (the client thread waits on the futures, not on MPI).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Source};
+use parking_lot::Mutex;
 use shared::executor::{Future, FutureError, Promise, pair};
 use shared::spans::Spans;
 use shared::timing::Stopwatch;
-use shared::{Ctx, Section, Variant};
+use shared::{Bench, Ctx, Variant};
 
 use crate::task::{Output, Task};
 use crate::wire::{self, Backoff, ResultMsg, TAG_RESULT, TAG_TASK, TaskMsg};
@@ -104,6 +105,8 @@ impl Pool {
         let taken = world
             .take_workers()
             .context("another pool is still open: shut it down first")?;
+        // Why a lock: the caller's thread notes each submission and the dispatcher each
+        // result; both hold it for one push, never while waiting on MPI or on a future.
         let stats = Arc::new(Mutex::new(Stats::default()));
         let (tx, rx) = std::sync::mpsc::channel();
         let ranks: Vec<i32> = (1..=workers as i32).collect();
@@ -133,7 +136,7 @@ impl Pool {
     pub fn submit(&self, task: Task) -> Future<Output> {
         let (promise, future) = pair();
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        lock(&self.stats).submitted.push(id);
+        self.stats.lock().submitted.push(id);
         match &self.jobs {
             Some(jobs) => {
                 // A send fails only if the dispatcher is gone; the promise then drops inside
@@ -173,7 +176,7 @@ impl Pool {
                     out.extend(outputs.into_iter().map(Ok));
                 }
                 Ok(other) => {
-                    let e = FutureError::Lost(format!("a batch of {n} returned {other:?}"));
+                    let e = FutureError::Failed(format!("a batch of {n} returned {other:?}"));
                     out.extend(std::iter::repeat_n(Err(e), n));
                 }
                 Err(e) => out.extend(std::iter::repeat_n(Err(e), n)),
@@ -186,7 +189,7 @@ impl Pool {
     /// done, with what the pool did.
     pub fn shutdown(mut self) -> Stats {
         self.close();
-        lock(&self.stats).clone()
+        self.stats.lock().clone()
     }
 
     fn close(&mut self) {
@@ -204,11 +207,6 @@ impl Drop for Pool {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Plain data, updated in single steps: a panicking holder cannot leave it torn.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The dispatcher: hands queued tasks to idle workers, completes futures as results arrive,
@@ -317,15 +315,17 @@ fn complete(
     };
     let outcome = match result {
         Ok(r) if r.id == id => {
+            let t = r.timing;
             if let Some(spans) = spans {
-                spans.record_unix(format!("rank {rank}"), id, r.start_unix_s, r.end_unix_s);
+                spans.record_unix(format!("rank {rank}"), id, t.start_unix_s, t.end_unix_s);
             }
-            let mut st = lock(stats);
+            let mut st = stats.lock();
             st.done.push((id, rank));
-            st.worker_cpu_s += r.cpu_s;
+            st.worker_cpu_s += t.cpu_s;
+            // Released before the future completes: the caller it wakes may read the stats.
             drop(st);
             r.output.map_err(|e| {
-                FutureError::Lost(format!("task {id} ({what}) failed on rank {rank}: {e}"))
+                FutureError::Failed(format!("task {id} ({what}) failed on rank {rank}: {e}"))
             })
         }
         Ok(r) => Err(FutureError::Lost(format!(
@@ -342,7 +342,7 @@ fn complete(
 /// Runs `f` on a fresh pool of `workers` ranks as one measured variant: wall time on rank 0,
 /// CPU of rank 0 plus the CPU the workers reported, and (with `spans`) one span per task.
 pub fn measured<T>(
-    s: &mut Section,
+    s: &mut Bench,
     variant: Variant,
     world: &World,
     workers: usize,

@@ -13,6 +13,10 @@
 //! tasks: the pool wins. Many tiny equal tasks: the collective wins (and a pool with a large
 //! `chunksize` becomes the same thing).
 //!
+//! Both sides of the collective round are here ([`run_static`] on rank 0, [`worker_side`] on
+//! the others); the pool is `pool.rs`, the job and its ranks `world.rs`, the messages and the
+//! polite waiting `wire.rs`.
+//!
 //! Run: `cargo run --release -p examples-distributed -- scatter_gather`, or
 //! `mpiexec -n 3 target/release/examples-distributed scatter_gather`.
 //!
@@ -30,39 +34,90 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Root};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
+use shared::linalg::{self, REL_TOL};
 use shared::measure::{format_secs, ideal};
-use shared::spans::unix_now_s;
-use shared::timing::{CpuTime, Stopwatch};
-use shared::workloads::matrix_batch;
-use shared::{Ctx, Section, Variant, say};
+use shared::timing::Stopwatch;
+use shared::workloads::max_rel_diff_rows;
+use shared::{Bench, Ctx, Variant, say};
 
 use crate::cli::Args;
 use crate::pool;
-use crate::svd::{self, REL_TOL};
-use crate::task::{Output, Task, singular_rows};
-use crate::wire::{self, Phase};
+use crate::task::{Batch, Output, Task, singular_rows};
+use crate::wire::{self, TAG_TIMINGS, Timing};
 use crate::world::{World, set_current};
 
 const KRATE: &str = "examples-distributed";
 
-/// Values in front of each matrix's singular values in the gathered results: when the
-/// worker started it, when it finished (Unix seconds), and its CPU seconds.
-pub const HEADER: usize = 3;
+/// Rank 0's side of a static round: call the workers in, scatter each its block of matrices,
+/// gather their singular values. Returns them in batch order.
+pub fn run_static(world: &World, batch: &Batch, plan: &Plan) -> anyhow::Result<Vec<Vec<f64>>> {
+    let (in_counts, in_displs) = plan.layout(matrix_len)?;
+    let (out_counts, out_displs) = plan.layout(singular_len)?;
+    let mut out = vec![0.0_f64; batch.shapes().iter().copied().map(singular_len).sum()];
+    world.announce(plan)?;
+    // From here every rank is inside the collective, so nothing below may fail half-way.
+    // Why the immediate forms (`MPI_Iscatterv`, `MPI_Igatherv`) and `wire::wait`: MPICH's
+    // blocking collectives spin, and rank 0 would take a core from the workers while they
+    // compute. Rank 0 keeps no block of its own (`nothing`): it only sends and receives.
+    let root = world.comm().this_process();
+    let mut nothing: [f64; 0] = [];
+    let blocks = Partition::new(batch.data(), in_counts, &in_displs[..]);
+    mpi::request::scope(|scope| {
+        wire::wait(root.immediate_scatter_varcount_into_root(scope, &blocks, &mut nothing[..]));
+    });
+    // The workers compute now (`worker_side`); rank 0 waits for all of them at the gather.
+    let mut results = PartitionMut::new(&mut out[..], out_counts, &out_displs[..]);
+    mpi::request::scope(|scope| {
+        wire::wait(root.immediate_gather_varcount_into_root(scope, &nothing[..], &mut results));
+    });
+    drop(results);
+    // Blocks go to ranks 1, 2, ... in batch order, so the gathered values are in batch order.
+    let mut rest = &out[..];
+    let rows = batch.shapes().iter().map(|&shape| {
+        let (row, tail) = rest.split_at(singular_len(shape));
+        rest = tail;
+        row.to_vec()
+    });
+    Ok(rows.collect())
+}
 
-/// `np.array_split` of `k` items into `parts` contiguous ranges whose sizes differ by at most
-/// one, the larger first.
-pub fn block_partition(k: usize, parts: usize) -> Vec<Range<usize>> {
-    let parts = parts.max(1);
-    let (base, extra) = (k / parts, k % parts);
-    let mut start = 0;
-    (0..parts)
-        .map(|p| {
-            let len = base + usize::from(p < extra);
-            let r = start..start + len;
-            start += len;
-            r
-        })
-        .collect()
+/// A worker's side of a static round: receive its block, compute, send the singular values
+/// back in the gather, then its timings as a message of their own.
+pub fn worker_side(comm: &SimpleCommunicator, plan: &Plan) -> anyhow::Result<()> {
+    let me = usize::try_from(comm.rank()).context("a negative rank")?;
+    let root = comm.process_at_rank(0);
+    let mut block = vec![0.0_f64; plan.values(me, matrix_len)];
+    mpi::request::scope(|scope| {
+        wire::wait(root.immediate_scatter_varcount_into(scope, &mut block[..]));
+    });
+    let (mut singular, mut timings) = (Vec::<f64>::new(), Vec::new());
+    let mut at = 0;
+    for index in plan.part(me) {
+        let (m, n) = plan.shapes[index];
+        let a = ArrayView2::from_shape((m, n), &block[at..at + m * n])?;
+        at += m * n;
+        set_current(Some(format!("matrix {index} ({m}x{n}) of a static round")));
+        let (s, timing) = Timing::of(|| linalg::singular_values(a));
+        // An error must not leave rank 0 waiting at the gather: panic, which aborts the job.
+        singular.extend(s.unwrap_or_else(|e| panic!("{e:#}")).iter());
+        timings.push((index as u64, timing));
+    }
+    set_current(None);
+    mpi::request::scope(|scope| {
+        wire::wait(root.immediate_gather_varcount_into(scope, &singular[..]));
+    });
+    // The timings are not results: they travel after the gather, in a message of their own,
+    // which rank 0 reads once its clock has stopped.
+    wire::send(&root, TAG_TIMINGS, &timings)
+}
+
+/// Values a matrix of shape `(m, n)` sends out (all of it), and back (its singular values).
+fn matrix_len((m, n): (usize, usize)) -> usize {
+    m * n
+}
+
+fn singular_len((m, n): (usize, usize)) -> usize {
+    m.min(n)
 }
 
 /// What every rank needs to know for one static round: the matrices' shapes, and which of
@@ -95,185 +150,47 @@ impl Plan {
         self.parts.get(rank).map_or(0..0, |&(a, b)| a..b)
     }
 
-    /// Values of `rank`'s input (its matrices, one after the other).
-    pub fn input_len(&self, rank: usize) -> usize {
+    /// Values `rank` sends or receives: `per_matrix` of each of its matrices.
+    pub fn values(&self, rank: usize, per_matrix: fn((usize, usize)) -> usize) -> usize {
         self.shapes[self.part(rank)]
             .iter()
-            .map(|(m, n)| m * n)
-            .sum()
-    }
-
-    /// Values of `rank`'s output (header and singular values of each matrix).
-    pub fn output_len(&self, rank: usize) -> usize {
-        self.shapes[self.part(rank)]
-            .iter()
-            .map(|(m, n)| HEADER + m.min(n))
+            .copied()
+            .map(per_matrix)
             .sum()
     }
 
     /// Counts and displacements per rank, for `scatterv`/`gatherv`.
-    pub fn layout(&self, len: impl Fn(usize) -> usize) -> anyhow::Result<(Vec<Count>, Vec<Count>)> {
-        let counts: Vec<usize> = (0..self.parts.len()).map(len).collect();
-        let displs = counts.iter().scan(0, |at, &c| {
-            let d = *at;
-            *at += c;
-            Some(d)
-        });
-        let to_count = |v: usize| {
-            Count::try_from(v).context("a batch too large for one MPI message (over 2^31 values)")
-        };
-        Ok((
-            counts
-                .iter()
-                .map(|&c| to_count(c))
-                .collect::<anyhow::Result<_>>()?,
-            displs.map(to_count).collect::<anyhow::Result<_>>()?,
-        ))
+    pub fn layout(
+        &self,
+        per_matrix: fn((usize, usize)) -> usize,
+    ) -> anyhow::Result<(Vec<Count>, Vec<Count>)> {
+        wire::varcount_layout((0..self.parts.len()).map(|r| self.values(r, per_matrix)))
     }
 }
 
-/// A batch of matrices of possibly different shapes, stored one after the other.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    shapes: Vec<(usize, usize)>,
-    offsets: Vec<usize>,
-    data: Vec<f64>,
+/// `np.array_split` of `k` items into `parts` contiguous ranges whose sizes differ by at most
+/// one, the larger first.
+pub fn block_partition(k: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.max(1);
+    let (base, extra) = (k / parts, k % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|p| {
+            let len = base + usize::from(p < extra);
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .collect()
 }
 
-impl Batch {
-    /// Groups of `k` random `m × n` matrices, in the order given.
-    pub fn new(seed: u64, groups: &[(usize, usize, usize)]) -> Self {
-        let mut b = Batch {
-            shapes: Vec::new(),
-            offsets: Vec::new(),
-            data: Vec::new(),
-        };
-        for (g, &(k, m, n)) in groups.iter().enumerate() {
-            let mats = matrix_batch(seed.wrapping_add(g as u64), k, m, n);
-            for a in mats.outer_iter() {
-                b.shapes.push((m, n));
-                b.offsets.push(b.data.len());
-                b.data.extend(a.iter());
-            }
-        }
-        b
-    }
-
-    /// Number of matrices.
-    pub fn len(&self) -> usize {
-        self.shapes.len()
-    }
-
-    /// Size of the matrices' data in bytes.
-    pub fn bytes(&self) -> usize {
-        std::mem::size_of_val(&self.data[..])
-    }
-
-    /// Whether it has none.
-    pub fn is_empty(&self) -> bool {
-        self.shapes.is_empty()
-    }
-
-    /// Matrix `i`.
-    pub fn matrix(&self, i: usize) -> ArrayView2<'_, f64> {
-        let (m, n) = self.shapes[i];
-        let at = self.offsets[i];
-        ArrayView2::from_shape((m, n), &self.data[at..at + m * n]).expect("shapes and data agree")
-    }
-}
-
-/// One matrix's result from a worker of the static round.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Done {
-    /// Matrix index.
-    pub index: usize,
-    /// The rank that computed it.
-    pub rank: usize,
-    /// Start and end, Unix seconds.
-    pub start_unix_s: f64,
-    /// End.
-    pub end_unix_s: f64,
-    /// CPU seconds.
-    pub cpu_s: f64,
-    /// Its singular values.
-    pub singular: Vec<f64>,
-}
-
-/// Rank 0's side of a static round: announce, scatter, gather, unpack.
-pub fn run_static(world: &World, batch: &Batch, workers: usize) -> anyhow::Result<Vec<Done>> {
-    let plan = Plan::new(batch.shapes.clone(), world.size(), workers);
-    let (in_counts, in_displs) = plan.layout(|r| plan.input_len(r))?;
-    let (out_counts, out_displs) = plan.layout(|r| plan.output_len(r))?;
-    let total_out: usize = (0..world.size()).map(|r| plan.output_len(r)).sum();
-    let mut out = vec![0.0_f64; total_out];
-    // Nothing can fail between here and the gather: the workers are in the collective.
-    world.announce(&Phase::Static(plan.clone()))?;
-    let root = world.comm().this_process();
-    let mut nothing: [f64; 0] = [];
-    let parts = Partition::new(&batch.data[..], in_counts, &in_displs[..]);
-    mpi::request::scope(|scope| {
-        wire::wait(root.immediate_scatter_varcount_into_root(scope, &parts, &mut nothing[..]));
-    });
-    let mut parts = PartitionMut::new(&mut out[..], out_counts, &out_displs[..]);
-    mpi::request::scope(|scope| {
-        wire::wait(root.immediate_gather_varcount_into_root(scope, &nothing[..], &mut parts));
-    });
-    drop(parts);
-
-    let mut done = Vec::with_capacity(batch.len());
-    let mut at = 0;
-    for rank in 0..world.size() {
-        for index in plan.part(rank) {
-            let (m, n) = plan.shapes[index];
-            let v = &out[at..at + HEADER + m.min(n)];
-            at += v.len();
-            done.push(Done {
-                index,
-                rank,
-                start_unix_s: v[0],
-                end_unix_s: v[1],
-                cpu_s: v[2],
-                singular: v[HEADER..].to_vec(),
-            });
-        }
-    }
-    Ok(done)
-}
-
-/// A worker's side of a static round: receive its part, compute, send the results.
-pub fn worker_part(comm: &SimpleCommunicator, plan: &Plan) -> anyhow::Result<()> {
-    let me = usize::try_from(comm.rank()).context("a negative rank")?;
-    let root = comm.process_at_rank(0);
-    let mut input = vec![0.0_f64; plan.input_len(me)];
-    mpi::request::scope(|scope| {
-        wire::wait(root.immediate_scatter_varcount_into(scope, &mut input[..]));
-    });
-    let mut output = Vec::with_capacity(plan.output_len(me));
-    let mut at = 0;
-    for index in plan.part(me) {
-        let (m, n) = plan.shapes[index];
-        let (start, cpu) = (unix_now_s(), CpuTime::now());
-        set_current(Some(format!("matrix {index} ({m}x{n}) of a static round")));
-        let a = ArrayView2::from_shape((m, n), &input[at..at + m * n])?;
-        at += m * n;
-        // An error here must not leave rank 0 waiting at the gather: panic, which aborts the job.
-        let s = svd::singular_values(a).unwrap_or_else(|e| panic!("{e:#}"));
-        set_current(None);
-        output.extend([start, unix_now_s(), CpuTime::now().own_s - cpu.own_s]);
-        output.extend(s.iter());
-    }
-    mpi::request::scope(|scope| {
-        wire::wait(root.immediate_gather_varcount_into(scope, &output[..]));
-    });
-    Ok(())
-}
-
-/// The section.
+/// Two batches, each serial, static scatter/gather and the pool: an uneven one, where the
+/// pool wins, and one of many tiny even tasks, where the collective (and a chunked pool) wins.
 pub fn run(world: &World, args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new(KRATE, "scatter_gather", c);
+    let mut s = Bench::new(KRATE, "scatter_gather", c);
     s.title("seed 002 Exercise (SVD batch); Beyond built-in executors (MPI collectives)");
-    crate::executor::describe(world);
+    say!("  {}", world.summary());
     let workers = c.workers_or(world.workers()).min(world.workers());
 
     // Uneven: the batch arrives sorted, heavy matrices first (as data often arrives: by date,
@@ -291,27 +208,27 @@ pub fn run(world: &World, args: &Args) -> anyhow::Result<()> {
         (n1 * n1) / (n2 * n2).max(1),
         batch.bytes() as f64 / 1e6
     ));
-    let a = compare(&mut s, world, &batch, workers, None)?;
+    let (a_static, a_pool) = compare(&mut s, world, &batch, workers, None)?;
 
     // Many tiny, equal tasks: the round trip per task is all the pool adds.
     let (k, m) = (c.size(4_000, 600), 8);
     let batch = Batch::new(c.seed, &[(k, m, m)]);
     s.workload(&format!("tiny and even: {k} matrices {m}x{m}"));
     let chunksize = k.div_ceil(workers);
-    let b = compare(&mut s, world, &batch, workers, Some(chunksize))?;
+    let (b_static, b_pool) = compare(&mut s, world, &batch, workers, Some(chunksize))?;
 
     say!();
     say!(
         "  Uneven tasks: the pool took {} against {} for the static split ({}).",
-        format_secs(a.dynamic_s),
-        format_secs(a.static_s),
-        verdict(a.static_s, a.dynamic_s)
+        format_secs(a_pool),
+        format_secs(a_static),
+        verdict(a_static, a_pool)
     );
     say!(
         "  Tiny even tasks: the static split took {} against {} for the pool ({}).",
-        format_secs(b.static_s),
-        format_secs(b.dynamic_s),
-        verdict(b.static_s, b.dynamic_s)
+        format_secs(b_static),
+        format_secs(b_pool),
+        verdict(b_static, b_pool)
     );
     say!("  Both parallel variants also copy every matrix to another process, which the serial");
     say!("  loop never does: that, not the schedule, is the gap to their ideals.");
@@ -329,21 +246,15 @@ fn verdict(static_s: f64, dynamic_s: f64) -> String {
     }
 }
 
-/// The two wall times of one comparison.
-#[derive(Debug, Clone, Copy)]
-struct Walls {
-    static_s: f64,
-    dynamic_s: f64,
-}
-
 /// Serial, static scatter/gather and the pool (and the pool with `chunksize`) on one batch.
+/// Returns the wall times of the static split and of the pool.
 fn compare(
-    s: &mut Section,
+    s: &mut Bench,
     world: &World,
     batch: &Batch,
     workers: usize,
     chunksize: Option<usize>,
-) -> anyhow::Result<Walls> {
+) -> anyhow::Result<(f64, f64)> {
     let k = batch.len();
     let (serial, durations) = measure_serial(s, batch)?;
 
@@ -357,10 +268,8 @@ fn compare(
 
     let name = format!("static scatter/gather, {}", crate::count(workers, "rank"));
     let v = Variant::new(name, workers, k).ideal_s(static_ideal);
-    let got = measure_static(s, v, world, batch, workers)?;
+    let (rows, once) = measure_static(s, v, world, batch, workers)?;
     let static_s = s.last().map_or(0.0, |m| m.wall_s);
-    let once = got.iter().map(|d| d.index).eq(0..k);
-    let rows: Vec<Vec<f64>> = got.into_iter().map(|d| d.singular).collect();
     check_same(s, "static", &rows, &serial, once);
     print_busy(s, workers);
 
@@ -394,20 +303,17 @@ fn compare(
         let once = stats.done.len() == k.div_ceil(chunksize) && stats.each_task_once();
         check_same(s, "pool with chunksize", &singular_rows(out), &serial, once);
     }
-    Ok(Walls {
-        static_s,
-        dynamic_s,
-    })
+    Ok((static_s, dynamic_s))
 }
 
 /// The serial baseline on rank 0: the singular values and each matrix's time.
-fn measure_serial(s: &mut Section, batch: &Batch) -> anyhow::Result<(Vec<Vec<f64>>, Vec<f64>)> {
+fn measure_serial(s: &mut Bench, batch: &Batch) -> anyhow::Result<(Vec<Vec<f64>>, Vec<f64>)> {
     let mut durations = Vec::with_capacity(batch.len());
     let rows = s.measure(Variant::serial(batch.len()), |ctx| {
         (0..batch.len())
             .map(|i| {
                 let start = Instant::now();
-                let sv = svd::singular_values(batch.matrix(i)).map(|s| s.to_vec());
+                let sv = linalg::singular_values(batch.matrix(i)).map(|s| s.to_vec());
                 ctx.spans()
                     .record("rank 0", i as u64, start, Instant::now());
                 durations.push(start.elapsed().as_secs_f64());
@@ -419,32 +325,42 @@ fn measure_serial(s: &mut Section, batch: &Batch) -> anyhow::Result<(Vec<Vec<f64
 }
 
 /// One static round as a measured variant: wall time on rank 0, CPU of every rank, one span
-/// per matrix on the rank that computed it. Returns the results in batch order.
+/// per matrix on the rank that computed it. Returns the singular values in batch order, and
+/// whether the workers reported every matrix exactly once, each from the rank it was sent to.
 fn measure_static(
-    s: &mut Section,
+    s: &mut Bench,
     v: Variant,
     world: &World,
     batch: &Batch,
     workers: usize,
-) -> anyhow::Result<Vec<Done>> {
+) -> anyhow::Result<(Vec<Vec<f64>>, bool)> {
     let ctx = Ctx::new();
     let sw = Stopwatch::start();
-    let mut done = run_static(world, batch, workers)?;
-    let wall_s = sw.wall_s();
-    let cpu_s = sw.cpu_s() + done.iter().map(|d| d.cpu_s).sum::<f64>();
-    for d in &done {
-        let lane = format!("rank {}", d.rank);
-        let task = d.index as u64;
-        ctx.spans()
-            .record_unix(lane, task, d.start_unix_s, d.end_unix_s);
+    let plan = Plan::new(batch.shapes().to_vec(), world.size(), workers);
+    let rows = run_static(world, batch, &plan)?;
+    let (wall_s, mut cpu_s) = (sw.wall_s(), sw.cpu_s());
+    // The clock has stopped: now the workers' timings, for the spans and the CPU column.
+    let timings = wire::receive_from_each::<Vec<(u64, Timing)>>(world.comm(), TAG_TIMINGS)?;
+    let mut seen = Vec::with_capacity(batch.len());
+    for (rank, timings) in timings {
+        for (index, t) in timings {
+            let lane = format!("rank {rank}");
+            ctx.spans()
+                .record_unix(lane, index, t.start_unix_s, t.end_unix_s);
+            cpu_s += t.cpu_s;
+            seen.push((index, rank));
+        }
     }
     s.record(v, wall_s, cpu_s, ctx);
-    done.sort_by_key(|d| d.index);
-    Ok(done)
+    // Every matrix reported once, by the rank the plan sent it to.
+    seen.sort_unstable();
+    let planned = (0..world.size()).flat_map(|r| plan.part(r).map(move |i| (i as u64, r as i32)));
+    Ok((rows, seen.into_iter().eq(planned)))
 }
 
-fn check_same(s: &Section, name: &str, got: &[Vec<f64>], serial: &[Vec<f64>], once: bool) {
-    let diff = svd::max_rel_diff(got, serial);
+/// The check of one variant: singular values equal to serial, every task done exactly once.
+fn check_same(s: &Bench, name: &str, got: &[Vec<f64>], serial: &[Vec<f64>], once: bool) {
+    let diff = max_rel_diff_rows(got, serial);
     s.check(
         &format!("{name}: singular values equal the serial ones, every task done exactly once"),
         diff <= REL_TOL && once,
@@ -453,7 +369,7 @@ fn check_same(s: &Section, name: &str, got: &[Vec<f64>], serial: &[Vec<f64>], on
 }
 
 /// Prints each worker rank's busy time (from the last measurement's spans) against its wall.
-fn print_busy(s: &Section, workers: usize) {
+fn print_busy(s: &Bench, workers: usize) {
     let Some(m) = s.last() else { return };
     let mut per_rank = vec![0.0_f64; workers + 1];
     for span in &m.spans {
@@ -496,29 +412,21 @@ mod tests {
         assert_eq!(plan.part(1), 0..2);
         assert_eq!(plan.part(2), 2..4);
         assert!(plan.part(3).is_empty());
-        assert_eq!(plan.input_len(1), 16);
-        assert_eq!(plan.input_len(2), 19);
-        assert_eq!(plan.output_len(2), HEADER + 3 + HEADER + 2);
-        let (counts, displs) = plan.layout(|r| plan.input_len(r)).unwrap();
+        assert_eq!(plan.values(1, matrix_len), 16);
+        assert_eq!(plan.values(2, matrix_len), 19);
+        assert_eq!(plan.values(2, singular_len), 3 + 2);
+        let (counts, displs) = plan.layout(matrix_len).unwrap();
         assert_eq!(counts, [0, 16, 19, 0]);
         assert_eq!(displs, [0, 0, 16, 35]);
+        let (counts, displs) = plan.layout(singular_len).unwrap();
+        assert_eq!(counts, [0, 2 + 2, 3 + 2, 0]);
+        assert_eq!(displs, [0, 0, 4, 9]);
         let back: Plan = wire::decode(&wire::encode(&plan).unwrap()).unwrap();
         assert_eq!(back, plan);
     }
 
     #[test]
-    fn a_batch_keeps_every_matrix_whole() {
-        let b = Batch::new(7, &[(2, 3, 2), (1, 2, 4)]);
-        assert_eq!(b.len(), 3);
-        assert_eq!(b.matrix(2).dim(), (2, 4));
-        assert_eq!(
-            b.matrix(1),
-            matrix_batch(7, 2, 3, 2).index_axis(ndarray::Axis(0), 1)
-        );
-        assert_eq!(
-            b.matrix(2),
-            matrix_batch(8, 1, 2, 4).index_axis(ndarray::Axis(0), 0)
-        );
+    fn the_verdict_names_the_faster_schedule() {
         assert_eq!(verdict(2.0, 1.0), "the pool wins by 2.00x");
         assert_eq!(verdict(1.0, 4.0), "the static split wins by 4.00x");
     }

@@ -21,10 +21,13 @@
 //! let future = pool.submit(Task::Tiny(1));
 //! # }
 //! ```
+//!
+//! A [`Batch`] is the other way matrices travel: all of them in one buffer, which a static
+//! round's `scatterv` cuts into one block per rank.
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
-use shared::workloads::scrypt;
+use shared::workloads::{matrix_batch, scrypt};
 
 /// A task a worker rank (or rank 0, for the serial baseline) can run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,8 +58,8 @@ pub enum Task {
 /// What a task returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Output {
-    /// A scrypt digest.
-    Digest(Vec<u8>),
+    /// A scrypt digest, in hex as hashlib's `.hex()` prints it.
+    Digest(String),
     /// Singular values, largest first.
     Singular(Vec<f64>),
     /// [`Task::Tiny`]'s result.
@@ -93,13 +96,13 @@ impl Task {
     pub fn run(&self) -> Result<Output, String> {
         match self {
             Task::Scrypt { password, params } => {
-                Ok(Output::Digest(scrypt::digest(password.as_bytes(), params)))
+                Ok(Output::Digest(scrypt::hex_digest(password, params)))
             }
             Task::Svd { rows, cols, data } => {
                 let a = ArrayView2::from_shape((*rows, *cols), data).map_err(|e| {
                     format!("a {rows}x{cols} matrix with {} values: {e}", data.len())
                 })?;
-                crate::svd::singular_values(a)
+                shared::linalg::singular_values(a)
                     .map(|s| Output::Singular(s.to_vec()))
                     .map_err(|e| format!("{e:#}"))
             }
@@ -113,12 +116,12 @@ impl Task {
     }
 }
 
-/// Hex digests of scrypt outputs (anything else is shown as it is, so a mismatch is visible).
-pub fn hex_digests(outputs: &[Output]) -> Vec<String> {
+/// The digests of scrypt outputs (anything else is shown as it is, so a mismatch is visible).
+pub fn digests(outputs: Vec<Output>) -> Vec<String> {
     outputs
-        .iter()
+        .into_iter()
         .map(|o| match o {
-            Output::Digest(d) => hex::encode(d),
+            Output::Digest(d) => d,
             other => format!("{other:?}"),
         })
         .collect()
@@ -133,6 +136,67 @@ pub fn singular_rows(outputs: Vec<Output>) -> Vec<Vec<f64>> {
             _ => Vec::new(),
         })
         .collect()
+}
+
+/// A batch of matrices of possibly different shapes, stored one after the other: the buffer a
+/// static round's `scatterv` sends from, and the matrices [`Task::svd`] sends one at a time.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    shapes: Vec<(usize, usize)>,
+    offsets: Vec<usize>,
+    data: Vec<f64>,
+}
+
+impl Batch {
+    /// Groups of `k` random `m × n` matrices, in the order given.
+    pub fn new(seed: u64, groups: &[(usize, usize, usize)]) -> Self {
+        let mut b = Batch {
+            shapes: Vec::new(),
+            offsets: Vec::new(),
+            data: Vec::new(),
+        };
+        for (g, &(k, m, n)) in groups.iter().enumerate() {
+            let mats = matrix_batch(seed.wrapping_add(g as u64), k, m, n);
+            for a in mats.outer_iter() {
+                b.shapes.push((m, n));
+                b.offsets.push(b.data.len());
+                b.data.extend(a.iter());
+            }
+        }
+        b
+    }
+
+    /// Number of matrices.
+    pub fn len(&self) -> usize {
+        self.shapes.len()
+    }
+
+    /// Size of the matrices' data in bytes.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of_val(&self.data[..])
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.shapes.is_empty()
+    }
+
+    /// `(rows, cols)` of every matrix, in order.
+    pub fn shapes(&self) -> &[(usize, usize)] {
+        &self.shapes
+    }
+
+    /// Every value, matrix after matrix, each row-major.
+    pub fn data(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// Matrix `i`.
+    pub fn matrix(&self, i: usize) -> ArrayView2<'_, f64> {
+        let (m, n) = self.shapes[i];
+        let at = self.offsets[i];
+        ArrayView2::from_shape((m, n), &self.data[at..at + m * n]).expect("shapes and data agree")
+    }
 }
 
 #[cfg(test)]
@@ -153,7 +217,8 @@ mod tests {
             params: scrypt::Params::QUICK,
         };
         let (_, known) = scrypt::known_hex(&scrypt::Params::QUICK).unwrap();
-        assert_eq!(hex_digests(&[t.run().unwrap()]), [known[0]]);
+        assert_eq!(digests(vec![t.run().unwrap()]), [known[0]]);
+        assert_eq!(digests(vec![Output::Tiny(1)]), ["Tiny(1)"]);
         assert_eq!(t.describe(), "scrypt(\"password 0\")");
     }
 
@@ -177,5 +242,22 @@ mod tests {
             data: vec![1.0],
         };
         assert!(bad.run().is_err(), "a torn matrix is an error, not a panic");
+    }
+
+    #[test]
+    fn a_batch_keeps_every_matrix_whole() {
+        let b = Batch::new(7, &[(2, 3, 2), (1, 2, 4)]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.shapes(), [(3, 2), (3, 2), (2, 4)]);
+        assert_eq!(b.data().len(), 2 * 6 + 8);
+        assert_eq!(b.matrix(2).dim(), (2, 4));
+        assert_eq!(
+            b.matrix(1),
+            matrix_batch(7, 2, 3, 2).index_axis(ndarray::Axis(0), 1)
+        );
+        assert_eq!(
+            b.matrix(2),
+            matrix_batch(8, 1, 2, 4).index_axis(ndarray::Axis(0), 0)
+        );
     }
 }

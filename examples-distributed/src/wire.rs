@@ -22,12 +22,16 @@
 
 use std::time::{Duration, Instant};
 
-use mpi::Tag;
+use anyhow::Context;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::point_to_point::{Destination, Message, Status};
 use mpi::request::{Request, Scope};
+use mpi::traits::{Communicator, Source};
+use mpi::{Count, Tag};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shared::spans::unix_now_s;
+use shared::timing::CpuTime;
 
 use crate::task::{Output, Task};
 
@@ -39,12 +43,15 @@ pub const TAG_RESULT: Tag = 2;
 pub const TAG_STOP: Tag = 3;
 /// A worker to rank 0, once, right after start: its [`Hello`] (also its first request for work).
 pub const TAG_HELLO: Tag = 4;
-/// Rank 0 to a worker: take part in a collective step ([`Phase`]).
-pub const TAG_PHASE: Tag = 5;
+/// Rank 0 to every worker: take part in a collective round. The message is the round's plan,
+/// of the type the caller of [`crate::worker::serve`] decodes.
+pub const TAG_ROUND: Tag = 5;
+/// A worker to rank 0, after a collective round: `(item, Timing)` of each item it computed.
+pub const TAG_TIMINGS: Tag = 6;
 
 /// Version of these messages, said in every [`Hello`]: ranks started from different builds
 /// (possible on a cluster, where each host has its own copy) are caught at once.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// One task for one worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,12 +69,33 @@ pub struct ResultMsg {
     pub id: u64,
     /// The output, or why there is none.
     pub output: Result<Output, String>,
-    /// When the worker received the task (Unix seconds: ranks on one host share the clock).
+    /// When and for how long it ran.
+    pub timing: Timing,
+}
+
+/// When a piece of work ran on the rank that did it, and the CPU it took there.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Start, Unix seconds (ranks on one host share this clock, which the spans need).
     pub start_unix_s: f64,
-    /// When it finished.
+    /// End, Unix seconds.
     pub end_unix_s: f64,
-    /// CPU seconds the worker process used for it.
+    /// CPU seconds this rank's process used meanwhile.
     pub cpu_s: f64,
+}
+
+impl Timing {
+    /// Runs `f` here, timed on this rank's clocks.
+    pub fn of<T>(f: impl FnOnce() -> T) -> (T, Timing) {
+        let (start_unix_s, cpu) = (unix_now_s(), CpuTime::now());
+        let value = f();
+        let timing = Timing {
+            start_unix_s,
+            end_unix_s: unix_now_s(),
+            cpu_s: CpuTime::now().own_s - cpu.own_s,
+        };
+        (value, timing)
+    }
 }
 
 /// Who a worker is, sent once at start.
@@ -83,13 +111,6 @@ pub struct Hello {
     pub cores: usize,
     /// [`PROTOCOL`] of its binary.
     pub protocol: u32,
-}
-
-/// A collective step every worker rank takes part in, announced by rank 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Phase {
-    /// Static partition: scatter the matrices, compute, gather ([`crate::scatter_gather`]).
-    Static(crate::scatter_gather::Plan),
 }
 
 pub use shared::message::{decode, encode};
@@ -109,6 +130,38 @@ pub fn send<T: Serialize + ?Sized>(
 pub fn receive<T: DeserializeOwned>(probed: (Message, Status)) -> anyhow::Result<T> {
     let (bytes, _) = probed.matched_receive_vec::<u8>();
     decode(&bytes)
+}
+
+/// One message with `tag` from every other rank, decoded, by rank (on rank 0: one from each
+/// worker). Waits politely for each ([`poll`]).
+pub fn receive_from_each<T: DeserializeOwned>(
+    comm: &impl Communicator,
+    tag: Tag,
+) -> anyhow::Result<Vec<(i32, T)>> {
+    let mut got = Vec::new();
+    for _ in 1..comm.size() {
+        let probed = poll(|| comm.any_process().immediate_matched_probe_with_tag(tag));
+        let rank = probed.1.source_rank();
+        let value = receive(probed).with_context(|| format!("from rank {rank}, tag {tag}"))?;
+        got.push((rank, value));
+    }
+    got.sort_by_key(|&(rank, _)| rank);
+    Ok(got)
+}
+
+/// Counts and displacements of a varcount collective (`scatterv`, `gatherv`) that gives rank
+/// `r` the `r`-th of `counts` values, each part right after the one before.
+pub fn varcount_layout(
+    counts: impl IntoIterator<Item = usize>,
+) -> anyhow::Result<(Vec<Count>, Vec<Count>)> {
+    let too_large = || anyhow::anyhow!("too large for one MPI message (over 2^31 values)");
+    let (mut counts_out, mut displs, mut at) = (Vec::new(), Vec::new(), 0_usize);
+    for c in counts {
+        displs.push(Count::try_from(at).map_err(|_| too_large())?);
+        counts_out.push(Count::try_from(c).map_err(|_| too_large())?);
+        at += c;
+    }
+    Ok((counts_out, displs))
 }
 
 /// How long to pause between polls: `yield` for the first [`Backoff::SPIN`] of a wait (an
@@ -215,9 +268,11 @@ mod tests {
         let result = ResultMsg {
             id: 7,
             output: Ok(Output::Tiny(42)),
-            start_unix_s: 1.0,
-            end_unix_s: 2.0,
-            cpu_s: 0.5,
+            timing: Timing {
+                start_unix_s: 1.0,
+                end_unix_s: 2.0,
+                cpu_s: 0.5,
+            },
         };
         assert_eq!(
             decode::<ResultMsg>(&encode(&result).unwrap()).unwrap(),
@@ -265,13 +320,33 @@ mod tests {
             Backoff::MAX
         );
 
-        let mut b = Backoff::new();
-        assert_eq!(b.next_pause(), Duration::ZERO, "a fresh wait spins");
-        std::thread::sleep(spin);
+        // A wait that began a whole spin ago: no sleep of the test's own is needed.
+        let mut b = Backoff {
+            since: Some(Instant::now() - spin),
+            sleeps: 0,
+        };
         assert_eq!(b.next_pause(), Backoff::FIRST);
         assert_eq!(b.next_pause(), Backoff::FIRST * 2);
         b.reset();
-        assert_eq!(b.next_pause(), Duration::ZERO);
+        assert!(
+            b.since.is_none() && b.sleeps == 0,
+            "a reset wait spins again"
+        );
+    }
+
+    #[test]
+    fn timing_measures_the_work_it_ran() {
+        let (v, t) = Timing::of(|| (0..1_000_u64).sum::<u64>());
+        assert_eq!(v, 499_500);
+        assert!(t.end_unix_s >= t.start_unix_s && t.cpu_s >= 0.0, "{t:?}");
+    }
+
+    #[test]
+    fn a_varcount_layout_puts_each_part_after_the_last() {
+        let (counts, displs) = varcount_layout([0, 16, 19, 0]).unwrap();
+        assert_eq!(counts, [0, 16, 19, 0]);
+        assert_eq!(displs, [0, 0, 16, 35]);
+        assert!(varcount_layout([usize::MAX]).is_err());
     }
 
     #[test]

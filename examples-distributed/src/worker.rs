@@ -4,24 +4,32 @@
 //! sends back is the next one (rank 0's pool gives a task only to a worker that has none, as
 //! mpi4py.futures does). Between messages it waits politely ([`wire::poll`]), so an idle
 //! worker costs almost no CPU while rank 0 runs a serial baseline.
+//!
+//! Rank 0 may also call every worker into a collective round (a static scatter/gather). What
+//! a worker does in it is the lesson's code, not this loop's: [`serve`] decodes the round's
+//! plan and hands it to the `round` its caller passed (`main.rs` passes
+//! `scatter_gather::worker_side`).
 
 use anyhow::bail;
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, Source};
-use shared::spans::unix_now_s;
-use shared::timing::CpuTime;
+use serde::de::DeserializeOwned;
 
 use crate::wire::{
-    self, Phase, ResultMsg, TAG_HELLO, TAG_PHASE, TAG_RESULT, TAG_STOP, TAG_TASK, TaskMsg,
+    self, ResultMsg, TAG_HELLO, TAG_RESULT, TAG_ROUND, TAG_STOP, TAG_TASK, TaskMsg, Timing,
 };
 use crate::world::{hello, set_current};
 
-/// The worker's loop. Returns when rank 0 sends [`TAG_STOP`].
-pub fn serve(comm: &SimpleCommunicator, panic_on_task: Option<u64>) -> anyhow::Result<()> {
-    let rank = comm.rank();
+/// The worker's loop: runs tasks, and each collective round rank 0 announces (with plan `P`)
+/// through `round`. Returns when rank 0 sends [`TAG_STOP`].
+pub fn serve<P: DeserializeOwned>(
+    comm: &SimpleCommunicator,
+    panic_on_task: Option<u64>,
+    mut round: impl FnMut(P) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let root = comm.process_at_rank(0);
-    wire::send(&root, TAG_HELLO, &hello(rank))?;
+    wire::send(&root, TAG_HELLO, &hello(comm.rank()))?;
     loop {
         let probed = wire::poll(|| root.immediate_matched_probe());
         match probed.1.tag() {
@@ -30,9 +38,7 @@ pub fn serve(comm: &SimpleCommunicator, panic_on_task: Option<u64>) -> anyhow::R
                 let result = run(task, panic_on_task);
                 wire::send(&root, TAG_RESULT, &result)?;
             }
-            TAG_PHASE => match wire::receive::<Phase>(probed)? {
-                Phase::Static(plan) => crate::scatter_gather::worker_part(comm, &plan)?,
-            },
+            TAG_ROUND => round(wire::receive(probed)?)?,
             TAG_STOP => {
                 let _ = probed.matched_receive_vec::<u8>();
                 return Ok(());
@@ -44,19 +50,18 @@ pub fn serve(comm: &SimpleCommunicator, panic_on_task: Option<u64>) -> anyhow::R
 
 /// Runs one task, timing it on this rank's clocks.
 pub fn run(msg: TaskMsg, panic_on_task: Option<u64>) -> ResultMsg {
-    let (start_unix_s, cpu) = (unix_now_s(), CpuTime::now());
     set_current(Some(format!("task {} ({})", msg.id, msg.task.describe())));
-    if panic_on_task == Some(msg.id) {
-        panic!("injected failure (--panic-on-task {})", msg.id);
-    }
-    let output = msg.task.run();
+    let (output, timing) = Timing::of(|| {
+        if panic_on_task == Some(msg.id) {
+            panic!("injected failure (--panic-on-task {})", msg.id);
+        }
+        msg.task.run()
+    });
     set_current(None);
     ResultMsg {
         id: msg.id,
         output,
-        start_unix_s,
-        end_unix_s: unix_now_s(),
-        cpu_s: CpuTime::now().own_s - cpu.own_s,
+        timing,
     }
 }
 
@@ -76,7 +81,7 @@ mod tests {
         );
         assert_eq!(r.id, 3);
         assert_eq!(r.output, Ok(Output::Tiny(10)));
-        assert!(r.end_unix_s >= r.start_unix_s && r.cpu_s >= 0.0);
+        assert!(r.timing.end_unix_s >= r.timing.start_unix_s && r.timing.cpu_s >= 0.0);
     }
 
     #[test]

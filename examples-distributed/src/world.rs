@@ -5,14 +5,16 @@
 //! is a worker ([`crate::worker::serve`]). Each worker first sends a [`Hello`]; rank 0 collects
 //! them into a [`World`], which is also how the `cluster` section knows every rank's host and pid.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, bail};
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, Destination, Source};
+use mpi::traits::{Communicator, Destination};
+use parking_lot::Mutex;
+use serde::Serialize;
 
-use crate::wire::{self, Hello, PROTOCOL, Phase, TAG_HELLO, TAG_PHASE, TAG_STOP};
+use crate::wire::{self, Hello, PROTOCOL, TAG_HELLO, TAG_ROUND, TAG_STOP};
 
 /// Exit code of a job aborted because a rank panicked (`MPI_Abort`'s error code; mpiexec
 /// passes it on).
@@ -55,12 +57,7 @@ impl World {
         let size = usize::try_from(comm.size()).context("a negative world size")?;
         let mut ranks: Vec<Option<Hello>> = vec![None; size];
         ranks[0] = Some(hello(0));
-        for _ in 1..size {
-            let probed = wire::poll(|| {
-                comm.any_process()
-                    .immediate_matched_probe_with_tag(TAG_HELLO)
-            });
-            let h: Hello = wire::receive(probed)?;
+        for (from, h) in wire::receive_from_each::<Hello>(&comm, TAG_HELLO)? {
             if h.protocol != PROTOCOL {
                 bail!(
                     "rank {} on {} runs a different build (protocol {} instead of {PROTOCOL}): \
@@ -70,10 +67,10 @@ impl World {
                     h.protocol
                 );
             }
-            let slot = usize::try_from(h.rank)
+            let slot = usize::try_from(from)
                 .ok()
                 .and_then(|r| ranks.get_mut(r))
-                .with_context(|| format!("a hello from rank {} of {size}", h.rank))?;
+                .with_context(|| format!("a hello from rank {from} of {size}"))?;
             *slot = Some(h);
         }
         Ok(Self {
@@ -120,19 +117,39 @@ impl World {
         self.next_task.clone()
     }
 
-    /// Marks the workers as taken by a pool; `false` if another pool has them.
+    /// Marks the workers as taken by a pool; `None` if another pool has them.
     pub(crate) fn take_workers(&self) -> Option<Arc<AtomicBool>> {
         (!self.pool_open.swap(true, Ordering::SeqCst)).then(|| self.pool_open.clone())
     }
 
-    /// Tells every worker to take part in a collective step.
-    pub fn announce(&self, phase: &Phase) -> anyhow::Result<()> {
+    /// One line on who is who: `job: 3 ranks on 1 host (vm): rank 0 (pid 7) is the client,
+    /// ranks 1-2 are workers (pids 8, 9)`.
+    pub fn summary(&self) -> String {
+        let r = &self.ranks;
+        let hosts = self.hosts();
+        let pids: Vec<String> = r[1..].iter().map(|h| h.pid.to_string()).collect();
+        format!(
+            "job: {} ranks on {} ({}): rank 0 (pid {}) is the client, {} (pids {})",
+            r.len(),
+            crate::count(hosts.len(), "host"),
+            hosts.join(", "),
+            r[0].pid,
+            workers_phrase(r.len()),
+            pids.join(", ")
+        )
+    }
+
+    /// Calls every worker into a collective round with `plan` (each hands it to the `round`
+    /// of its [`crate::worker::serve`]). The round itself is collective calls on both sides.
+    pub fn announce<P: Serialize>(&self, plan: &P) -> anyhow::Result<()> {
+        // Why refuse while a pool is open: its dispatcher thread would go on sending tasks,
+        // and a worker inside a collective does not read them.
         anyhow::ensure!(
             !self.pool_open.load(Ordering::SeqCst),
-            "a pool still holds the workers: shut it down before a collective step"
+            "a pool still holds the workers: shut it down before a collective round"
         );
         for r in 1..self.comm.size() {
-            wire::send(&self.comm.process_at_rank(r), TAG_PHASE, phase)?;
+            wire::send(&self.comm.process_at_rank(r), TAG_ROUND, plan)?;
         }
         Ok(())
     }
@@ -147,6 +164,14 @@ impl World {
     }
 }
 
+/// `rank 1 is the worker` or `ranks 1-N are workers`, for a job of `ranks` ranks.
+pub fn workers_phrase(ranks: usize) -> String {
+    match ranks.saturating_sub(1) {
+        1 => "rank 1 is the worker".to_owned(),
+        n => format!("ranks 1-{n} are workers"),
+    }
+}
+
 /// What this rank is doing now, for the panic message (`task 5 (scrypt("password 5"))`).
 /// A mutex because the panic hook may run on any thread; the hook only `try_lock`s it, so a
 /// panic while it is held cannot deadlock.
@@ -154,7 +179,7 @@ static CURRENT: Mutex<Option<String>> = Mutex::new(None);
 
 /// Sets (or clears) what this rank is doing now.
 pub fn set_current(what: Option<String>) {
-    *CURRENT.lock().unwrap_or_else(PoisonError::into_inner) = what;
+    *CURRENT.lock() = what;
 }
 
 /// Makes any panic on this rank end the whole job at once with a message naming the rank and
@@ -164,7 +189,6 @@ pub fn abort_job_on_panic(rank: i32) {
     std::panic::set_hook(Box::new(move |info| {
         let doing = CURRENT
             .try_lock()
-            .ok()
             .and_then(|c| c.clone())
             .map_or_else(String::new, |what| format!(" while running {what}"));
         let at = info

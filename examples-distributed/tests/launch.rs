@@ -1,8 +1,11 @@
 //! Starting the binary: a plain start re-launches under mpiexec, a missing mpiexec is
-//! explained, bad flags are usage errors, and a panicking rank ends the whole job.
+//! explained, bad flags are usage errors, a panicking rank ends the whole job, and Ctrl-C on
+//! a plain start stops it with no rank left behind.
 
-use std::process::Command;
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use examples_distributed::launch::{LAUNCHER_ENV, MPIEXEC_ENV, RELAUNCHED_ENV};
 use shared::testkit::{Run, run_command};
@@ -38,6 +41,20 @@ fn left_running(marker: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Waits until no process runs this binary with `marker` (a rank may take a moment to be
+/// reaped after its job ended), failing with what is left after `TIMEOUT`.
+fn assert_none_left(marker: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = left_running(marker);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still running: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -169,6 +186,51 @@ fn a_panicking_worker_aborts_the_job_naming_rank_and_task() {
     // Rank 0's JSON lines up to the abort are whole lines.
     let _ = r.json_lines();
     // And no rank of the job is left running.
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(left_running(marker), Vec::<String>::new());
+    assert_none_left(marker);
+}
+
+#[test]
+fn ctrl_c_on_a_plain_start_stops_mpiexec_and_every_rank() {
+    // The full-size executor section takes seconds per hash, so the job is surely mid-run.
+    // The seed marks this test's processes (the abort test runs at the same time).
+    let marker = "7130130";
+    let mut child = plain(&["executor", "--seed", marker, "--ranks", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    // Rank 0 prints the job line (on stdout, without --json) once every worker rank has said
+    // hello: then the whole job (parent, mpiexec, its proxy, 3 ranks) is up.
+    let stdout = child.stdout.take().expect("piped");
+    let (up_tx, up_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("job: 3 ranks") {
+                let _ = up_tx.send(());
+            }
+        }
+    });
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    if up_rx.recv_timeout(TIMEOUT).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the job never came up: {}",
+            reader.join().unwrap_or_default()
+        );
+    }
+    // SAFETY: kill(2) on our own child, which we have not reaped yet (its pid is still ours).
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    let status = child.wait().expect("wait for the binary");
+    let stderr = reader.join().unwrap_or_default();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by Ctrl-C"), "{stderr}");
+    assert_none_left(marker);
 }

@@ -1,6 +1,6 @@
 //! # Gotchas: what may cross, what happens when a worker dies, what a task costs
 //!
-//! Mirrors seed 002 (concurrent.futures), "Gotchas".
+//! Mirrors Concurrency and parallelism (concurrent.futures) (seed 002), "Gotchas".
 //!
 //! The lesson, in three parts.
 //!
@@ -10,7 +10,7 @@
 //!    a closure is not a [`Task`] and does not implement `Serialize`.
 //!
 //!    ```compile_fail,E0308
-//!    use examples_processes::backend::Executor;
+//!    use examples_processes::pool::Executor;
 //!    use examples_processes::process_pool::ProcessPool;
 //!    let pool = ProcessPool::new(2).unwrap();
 //!    // error[E0308]: mismatched types: expected `Task`, found closure
@@ -20,14 +20,14 @@
 //!    ```compile_fail,E0277
 //!    // error[E0277]: the trait bound `{closure}: Serialize` is not satisfied
 //!    let my_function = |x: u64| x - 1;
-//!    let _ = examples_processes::wire::encode(&my_function);
+//!    let _ = shared::message::encode(&my_function);
 //!    ```
 //!
 //!    What compiles is a value naming a registered kind:
 //!
 //!    ```
 //!    use examples_processes::task::Task;
-//!    let bytes = examples_processes::wire::encode(&Task::Tiny(1)).unwrap();
+//!    let bytes = shared::message::encode(&Task::Tiny(1)).unwrap();
 //!    assert_eq!(bytes.len(), 2);
 //!    ```
 //!
@@ -37,7 +37,8 @@
 //! 2. A worker that panics, aborts or is killed never leaves the caller waiting. A panic is
 //!    caught in the worker and becomes that task's error; an abort or a SIGKILL ends the
 //!    process, and the pool fails exactly the task that worker was running, with a message
-//!    naming it (Python's `BrokenProcessPool`), then starts a replacement.
+//!    naming it (Python's `BrokenProcessPool`), then starts a replacement (`process_pool.rs`
+//!    shows how).
 //!
 //! 3. Tiny tasks are not worth a pool: the overhead per task (a message each way for a
 //!    process, a queue hand-over for a thread) is measured against running them inline, and
@@ -48,19 +49,23 @@
 //!
 //! Output: the outcome of each crash task with its error; the overhead table in µs per task;
 //! start-up medians.
+//!
+//! Plumbing: `pool.rs` (the `Executor` interface), `process_pool.rs` (the process pool),
+//! `task.rs`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shared::executor::{Future, FutureError};
+use shared::executor::{Future, FutureError, ThreadPoolExecutor};
 use shared::timing::Stopwatch;
-use shared::{Ctx, Section, Variant, say};
+use shared::{Bench, Ctx, Variant, say};
 use statrs::statistics::{Data, Max, Median, Min};
 
-use crate::backend::{Executor, ThreadPool};
-use crate::cli::Args;
+use crate::cli::{Args, Role};
+use crate::pool::Executor;
 use crate::process_pool::ProcessPool;
 use crate::task::{Output, Task};
+use crate::worker::{self, Connected};
 
 /// How long the section waits for any one result before calling it a hang.
 const NO_HANG: Duration = Duration::from_secs(60);
@@ -92,7 +97,7 @@ fn show(i: usize, f: &Future<Output>) -> Result<Output, FutureError> {
 }
 
 /// Part 2: crashes in workers.
-fn crashes(s: &Section) -> anyhow::Result<()> {
+fn crashes(s: &Bench) -> anyhow::Result<()> {
     say!();
     say!("--- a worker that panics, aborts, or is killed (2 processes)");
     let pool = ProcessPool::new(2)?;
@@ -121,8 +126,8 @@ fn crashes(s: &Section) -> anyhow::Result<()> {
     let victim = pool
         .running()
         .into_iter()
-        .find(|(_, id, _)| *id == sleeper_id as u64)
-        .map(|(pid, _, _)| pid)
+        .find(|&(_, id)| id == sleeper_id as u64)
+        .map(|(pid, _)| pid)
         .context("the sleeping task is not running anywhere")?;
     say!("  (sending SIGKILL to pid {victim}, which runs task {sleeper_id})");
     // SAFETY: kill(2) with a pid of our own live worker and a valid signal number.
@@ -161,71 +166,64 @@ fn crashes(s: &Section) -> anyhow::Result<()> {
 }
 
 /// Part 3: per-task overhead of tiny tasks.
-fn overhead(s: &mut Section, n: usize) -> anyhow::Result<()> {
+fn overhead(s: &mut Bench, n: usize) -> anyhow::Result<()> {
     let tasks: Vec<Task> = (0..n as u64).map(Task::Tiny).collect();
     let want: Vec<Output> = (1..=n as u64).map(Output::Tiny).collect();
     s.workload(&format!("{n} tiny tasks (x -> x + 1): overhead per task"));
-    let per_task = |ctx: &mut shared::Ctx, secs: f64| ctx.set("us_per_task", secs * 1e6 / n as f64);
-
     let out = s.measure(Variant::baseline("inline (a plain loop)", 1, n), |ctx| {
         let t = Instant::now();
         let out: Result<Vec<Output>, String> = tasks.iter().map(Task::run).collect();
-        per_task(ctx, t.elapsed().as_secs_f64());
+        ctx.set("us_per_task", t.elapsed().as_secs_f64() * 1e6 / n as f64);
         out
     });
     s.check("inline: right results", out.as_ref() == Ok(&want), "");
 
-    type Start = fn() -> anyhow::Result<Box<dyn Executor>>;
-    let backends: [(&str, Start, usize); 4] = [
-        (
-            "2 threads, submit each",
-            || Ok(Box::new(ThreadPool::new(2)?)),
-            1,
-        ),
-        (
-            "2 processes, submit each",
-            || Ok(Box::new(ProcessPool::new(2)?)),
-            1,
-        ),
-        (
-            "2 threads, map(chunksize=1000)",
-            || Ok(Box::new(ThreadPool::new(2)?)),
-            1000,
-        ),
-        (
-            "2 processes, map(chunksize=1000)",
-            || Ok(Box::new(ProcessPool::new(2)?)),
-            1000,
-        ),
-    ];
-    for (name, start, chunksize) in backends {
-        // The pools are started before the clock: this is the cost per task, not start-up.
-        let mut ex = start()?;
-        let out = s.measure(Variant::new(name, 2, n), |ctx| {
-            let t = Instant::now();
-            let out: Result<Vec<Output>, FutureError> = if chunksize == 1 {
-                let futures: Vec<_> = tasks.iter().map(|t| ex.submit(t.clone())).collect();
-                futures.into_iter().map(Future::into_result).collect()
-            } else {
-                ex.map(tasks.clone(), chunksize).collect()
-            };
-            per_task(ctx, t.elapsed().as_secs_f64());
-            out
-        });
-        ex.shutdown(true, false);
-        s.check(
-            &format!("{name}: right results"),
-            out.as_ref() == Ok(&want),
-            "",
-        );
-    }
+    // The pools are started before the clock: this is the cost per task, not start-up.
+    let (name, pool) = ("2 threads, submit each", ThreadPoolExecutor::new(2));
+    per_task(s, name, pool, &tasks, 1, &want);
+    let (name, pool) = ("2 processes, submit each", ProcessPool::new(2)?); // New: processes.
+    per_task(s, name, pool, &tasks, 1, &want);
+    let (name, pool) = ("2 threads, map(chunksize=1000)", ThreadPoolExecutor::new(2));
+    per_task(s, name, pool, &tasks, 1000, &want); // New: 1000 tasks per message.
+    let (name, pool) = ("2 processes, map(chunksize=1000)", ProcessPool::new(2)?);
+    per_task(s, name, pool, &tasks, 1000, &want);
     Ok(())
 }
 
+/// Runs `tasks` on `pool` (each submitted alone, or mapped in chunks), records the time per
+/// task and checks the results.
+fn per_task<E: Executor>(
+    s: &mut Bench,
+    name: &str,
+    mut pool: E,
+    tasks: &[Task],
+    chunksize: usize,
+    want: &[Output],
+) {
+    let n = tasks.len();
+    let out = s.measure(Variant::new(name, pool.workers(), n), |ctx| {
+        let t = Instant::now();
+        let out: Result<Vec<Output>, FutureError> = if chunksize == 1 {
+            let futures: Vec<_> = tasks.iter().map(|t| pool.submit(t.clone())).collect();
+            futures.into_iter().map(Future::into_result).collect()
+        } else {
+            pool.map(tasks.to_vec(), chunksize).collect()
+        };
+        ctx.set("us_per_task", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        out
+    });
+    pool.shutdown(true, false);
+    s.check(
+        &format!("{name}: right results"),
+        out.as_deref() == Ok(want),
+        "",
+    );
+}
+
 /// Part 3b: what starting one worker costs, median of `samples` (statrs).
-fn startup(s: &mut Section, samples: usize) -> anyhow::Result<()> {
+fn startup(s: &mut Bench, samples: usize) -> anyhow::Result<()> {
     s.workload(&format!("starting one worker, median of {samples}"));
-    let record = |s: &mut Section, v: Variant, ms: Vec<f64>, sw: Stopwatch| {
+    let record = |s: &mut Bench, v: Variant, ms: Vec<f64>, sw: Stopwatch| {
         let n = ms.len().max(1) as f64;
         let data = Data::new(ms);
         let mut ctx = Ctx::new();
@@ -256,14 +254,12 @@ fn startup(s: &mut Section, samples: usize) -> anyhow::Result<()> {
 
     let sw = Stopwatch::start();
     let mut process_ms = Vec::with_capacity(samples);
+    let program = worker::program()?;
     for _ in 0..samples {
-        let pool = ProcessPool::new(1)?;
-        let t = pool
-            .startup_times()
-            .first()
-            .copied()
-            .context("no start-up time recorded")?;
-        process_ms.push(t.as_secs_f64() * 1e3);
+        // What a pool does for each of its workers (`process_pool.rs`), on its own.
+        let started = Connected::start(&program, &Role::Pool, "worker 0")?;
+        process_ms.push(started.startup.as_secs_f64() * 1e3);
+        started.close(Duration::from_secs(2));
     }
     let process = record(
         s,
@@ -272,18 +268,14 @@ fn startup(s: &mut Section, samples: usize) -> anyhow::Result<()> {
         sw,
     );
     say!("  median start-up: {process:.3} ms for a process, {thread:.3} ms for a thread");
-    s.check(
-        "every worker start-up was measured",
-        process > 0.0 && thread > 0.0,
-        "",
-    );
     Ok(())
 }
 
-/// The section.
+/// Shows what may cross to a worker, what a crashed worker costs its caller (one task), and
+/// what a tiny task and a new worker cost.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-processes", "gotchas", c);
+    let mut s = Bench::new("examples-processes", "gotchas", c);
     s.title("seed 002 Gotchas");
 
     say!();
@@ -299,7 +291,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             url: "http://127.0.0.1:8000/image".into(),
         },
     ] {
-        let bytes = crate::wire::encode(&t)?;
+        let bytes = shared::message::encode(&t)?;
         say!("  {} is {} bytes on the wire", t.describe(), bytes.len());
     }
 
@@ -320,9 +312,9 @@ mod tests {
     fn crash_tasks_fail_on_threads_only_where_expected() {
         // Abort would take the test process down: threads share it. That is the point of
         // isolation, shown with processes in tests/.
-        let pool = ThreadPool::new(2).unwrap();
+        let pool = ThreadPoolExecutor::new(2);
         for (task, ok) in crash_tasks().into_iter().filter(|(t, _)| *t != Task::Abort) {
-            assert_eq!(pool.submit(task).result(None).is_ok(), ok);
+            assert_eq!(Executor::submit(&pool, task).result(None).is_ok(), ok);
         }
     }
 }

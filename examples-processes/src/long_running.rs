@@ -1,13 +1,13 @@
 //! # Long-running jobs, one process each
 //!
-//! Mirrors seed 001 (Parallel Programming in Python), "Speed up long running jobs using
+//! Mirrors Parallel Programming in Python (seed 001), "Speed up long running jobs using
 //! Process".
 //!
 //! The lesson: five jobs that wait 5, 2, 4, 1 and 5 s take their sum (17 s) one after the
 //! other, and only the longest (5 s) when each runs in a process of its own; they then finish
 //! in order of length, not in the order they were started. In Rust the child is this binary
-//! started again (`__worker job <id> <secs>`), and it prints its own completion line, as
-//! Python's child does, straight to the terminal it inherited.
+//! started again with its [`Job`] as orders (`worker.rs`), and it prints its own completion
+//! line, as Python's child does, straight to the terminal it inherited.
 //!
 //! Run: `cargo run --release -p examples-processes -- long_running` (`--scale 0.1` for
 //! shorter sleeps; `--workers` does not apply: one process per job, as in the tutorial).
@@ -16,16 +16,19 @@
 //! (processes), the completion order, and a table where the processes' wall time is the
 //! longest job plus a few milliseconds of process start-up.
 
+use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use shared::child::{Child, describe_exit};
 use shared::measure::ideal;
 use shared::workloads::FAKE_RUNTIMES_S;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
-use crate::children::{self, Proc, describe_exit, worker_command, worker_program};
-use crate::cli::Args;
+use crate::cli::{Args, Role};
+use crate::worker;
 
 /// The tutorial's `long_running_process(process_id, task_time)`: waits, then says so.
 /// `second_s` is how long one tutorial second lasts in this run.
@@ -34,17 +37,22 @@ fn long_running_process(process_id: usize, task_time_s: f64, second_s: f64) -> S
     format!("Process id {process_id} - Complete - Task time: {task_time_s}s")
 }
 
-/// The child's side (`__worker job <id> <task time> <second>`): one job, its line, exit.
-pub fn job_main(args: &[String]) -> anyhow::Result<()> {
-    let [id, secs, second] = args else {
-        bail!("expected `job <id> <task time> <length of a second>`, got {args:?}");
-    };
-    let id: usize = id.parse().context("job id")?;
-    let secs: f64 = secs.parse().context("task time")?;
-    let second: f64 = second.parse().context("length of a second")?;
-    let line = long_running_process(id, secs, second);
+/// One job's orders ([`Role::Job`]): the tutorial's
+/// `Process(target=long_running_process, args=(process_id, task_time))`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// `process_id`.
+    pub id: usize,
+    /// `task_time`, in tutorial seconds.
+    pub task_time_s: f64,
+    /// How long one tutorial second lasts in this run.
+    pub second_s: f64,
+}
+
+/// The child's side: one job, its line, exit.
+pub fn job_main(job: Job) -> anyhow::Result<()> {
+    let line = long_running_process(job.id, job.task_time_s, job.second_s);
     // The child prints for itself, to the stdout it inherited from the parent.
-    use std::io::Write;
     writeln!(std::io::stdout().lock(), "{line}").context("printing the completion line")?;
     Ok(())
 }
@@ -55,11 +63,15 @@ fn one_process_each(
     second_s: f64,
     spans: &shared::Spans,
 ) -> anyhow::Result<Vec<usize>> {
-    let program = worker_program()?;
+    let program = worker::program()?;
     let mut running = Vec::new();
-    for (i, &t) in runtimes.iter().enumerate() {
-        let args = [i.to_string(), t.to_string(), second_s.to_string()];
-        let mut cmd = worker_command(&program, "job", &args);
+    for (id, &task_time_s) in runtimes.iter().enumerate() {
+        let job = Job {
+            id,
+            task_time_s,
+            second_s,
+        };
+        let mut cmd = worker::command(&program, &Role::Job(job))?;
         // The child writes to our stdout, like Python's; under --json that is stderr, so
         // that stdout holds only JSON lines.
         let out = if shared::output::is_json() {
@@ -68,27 +80,25 @@ fn one_process_each(
             Stdio::inherit()
         };
         cmd.stdin(Stdio::null()).stdout(out);
-        // Why a process per job: each waits on its own, so the waits overlap. The Proc is
+        // Why a process per job: each waits on its own, so the waits overlap. The Child is
         // our guard: if anything below fails, dropping it kills and reaps the child.
-        let started = Proc::spawn(&mut cmd, format!("job {i}"))?;
-        running.push((i, Instant::now(), started.proc));
+        let child = Child::spawn(&mut cmd, format!("job {id}"))?;
+        running.push((id, Instant::now(), child));
     }
     // `p.join()` for all of them, noting who finishes first (a 1 ms poll is far below the
     // jobs' differences and costs nothing measurable).
     let mut order = Vec::new();
     while !running.is_empty() {
-        if children::shutdown_requested() {
-            bail!("interrupted by Ctrl-C");
-        }
+        shared::interrupt::check()?;
         let mut k = 0;
         while k < running.len() {
-            if let Some(status) = running[k].2.try_status() {
-                let (i, start, proc) = running.swap_remove(k);
+            if let Some(status) = running[k].2.try_wait() {
+                let (i, start, child) = running.swap_remove(k);
                 spans.record(format!("process {i}"), i as u64, start, Instant::now());
                 if !status.success() {
                     bail!(
                         "job {i} (pid {}) {}",
-                        proc.pid(),
+                        child.pid(),
                         describe_exit(Some(status))
                     );
                 }
@@ -102,12 +112,13 @@ fn one_process_each(
     Ok(order)
 }
 
-/// The section.
+/// Runs the five jobs one after the other, then one process each, and shows the order in
+/// which the processes finished.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let second_s = crate::tutorial_second_s(c);
+    let second_s = c.tutorial_second();
     let runtimes = FAKE_RUNTIMES_S;
-    let mut s = Section::new("examples-processes", "long_running", c);
+    let mut s = Bench::new("examples-processes", "long_running", c);
     s.title("seed 001 Speed up long running jobs using Process");
     say!(
         "  five jobs of {runtimes:?} tutorial seconds; one tutorial second lasts {:.3} s here",
@@ -164,12 +175,5 @@ mod tests {
             long_running_process(3, 1.0, 0.0),
             "Process id 3 - Complete - Task time: 1s"
         );
-    }
-
-    #[test]
-    fn bad_job_arguments_are_errors() {
-        assert!(job_main(&["x".into(), "1".into(), "0".into()]).is_err());
-        assert!(job_main(&["1".into()]).is_err());
-        assert!(job_main(&["1".into(), "0".into(), "0".into()]).is_ok());
     }
 }

@@ -1,22 +1,15 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use examples_processes::cli::Cli;
+use examples_processes::cli::{ABOUT, Role, Section};
 
 fn main() -> ExitCode {
     // First, before clap sees the arguments: is this process a worker that the binary started
-    // from itself (`<exe> __worker <kind> ...`)? Deciding here, not in a clap subcommand, keeps
+    // from itself (`<exe> __worker <orders>`)? Deciding here, not in a clap subcommand, keeps
     // the mode hidden from `--help` and works whoever the parent is (the example, a test).
-    if let Some(code) = examples_processes::worker::run_if_worker() {
+    if let Some(code) = examples_processes::worker::run_if_worker(Role::run) {
         return code;
     }
-    let cli = Cli::parse();
-    cli.args.common.install();
-    examples_processes::children::install_interrupt_handler();
-    shared::cli::run_sections(
-        "examples-processes",
-        cli.section,
-        &cli.args.common,
-        |section| section.run(&cli.args),
-    )
+    shared::cli::main("examples-processes", ABOUT, |section: &Section, args| {
+        section.run(args)
+    })
 }

@@ -1,6 +1,6 @@
 //! # One buffer: shared by threads, copied into processes
 //!
-//! Mirrors seed 001 (Parallel Programming in Python), "Differences in memory management".
+//! Mirrors Parallel Programming in Python (seed 001), "Differences in memory management".
 //!
 //! The lesson: threads live in one address space, so four threads reading a 256 MiB buffer
 //! through an `Arc` cost one copy of it; four processes each need their own, sent to them
@@ -26,12 +26,10 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use shared::system::{mib, rss_bytes, self_rss_bytes};
-use shared::{Ctx, Section, Variant, say};
+use shared::{Bench, Ctx, Variant, say};
 
-use crate::children::{self, Connected, say_hello};
-use crate::cli::Args;
-use crate::wire;
-use crate::worker::Pipes;
+use crate::cli::{Args, Role};
+use crate::worker::{self, Connected, Pipes};
 
 /// The tutorial-sized buffer.
 pub const BUFFER_BYTES: usize = 256 << 20;
@@ -60,18 +58,18 @@ pub fn checksum(data: &[u8]) -> u64 {
         .fold(sum, |s, &b| s.wrapping_add(u64::from(b)))
 }
 
-/// The child's side (`__worker hold`): receive the buffer, confirm, keep it until told to go.
+/// The child's side ([`Role::Hold`]): receive the buffer, confirm, keep it until told to go.
 pub fn hold_main(mut pipes: Pipes) -> anyhow::Result<()> {
-    say_hello(&mut pipes.output)?;
+    worker::say_hello(&mut pipes.output)?;
     // The buffer comes as one raw frame: a Vec<u8> of 256 MiB is not worth a serde walk.
-    let data = wire::read_frame(&mut pipes.input)?.context("the parent sent no buffer")?;
+    let data = worker::read_frame(&mut pipes.input)?.context("the parent sent no buffer")?;
     let held = Held {
         len: data.len() as u64,
         sum: checksum(&data),
     };
-    wire::send(&mut pipes.output, &held)?;
+    worker::send(&mut pipes.output, &held)?;
     // Hold the copy until the parent closes our stdin (it measures us meanwhile).
-    let _ = wire::read_frame(&mut pipes.input);
+    let _ = worker::read_frame(&mut pipes.input);
     drop(std::hint::black_box(data));
     Ok(())
 }
@@ -127,9 +125,9 @@ fn threads_share(data: &Arc<Vec<u8>>, n: usize) -> anyhow::Result<(Rss, Vec<u64>
 
 /// `n` child processes each receive a copy; RSS is read while they all hold it.
 fn processes_copy(data: &[u8], n: usize) -> anyhow::Result<(Rss, Vec<u64>)> {
-    let program = children::worker_program()?;
+    let program = worker::program()?;
     let mut kids = (0..n)
-        .map(|i| Connected::start(&program, "hold", &[], &format!("holder {i}")))
+        .map(|i| Connected::start(&program, &Role::Hold, &format!("holder {i}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     // Why a thread per child: a pipe holds 64 KiB, so each write blocks until that child
     // has read; writing to all of them at once overlaps the copies.
@@ -138,10 +136,10 @@ fn processes_copy(data: &[u8], n: usize) -> anyhow::Result<(Rss, Vec<u64>)> {
             .iter_mut()
             .map(|kid| {
                 sc.spawn(move || -> anyhow::Result<Held> {
-                    wire::write_frame(&mut kid.input, data)?;
+                    worker::write_frame(&mut kid.input, data)?;
                     std::io::Write::flush(&mut kid.input)?;
-                    wire::recv::<Held>(&mut kid.output)?.with_context(|| {
-                        format!("pid {} exited before its receipt", kid.proc.pid())
+                    worker::recv::<Held>(&mut kid.output)?.with_context(|| {
+                        format!("pid {} exited before its receipt", kid.child.pid())
                     })
                 })
             })
@@ -156,7 +154,7 @@ fn processes_copy(data: &[u8], n: usize) -> anyhow::Result<(Rss, Vec<u64>)> {
     })?;
     let children = kids
         .iter()
-        .map(|k| rss_bytes(k.proc.pid()))
+        .map(|k| rss_bytes(k.child.pid()))
         .sum::<std::io::Result<u64>>()?;
     let parent = self_rss_bytes()?;
     for kid in kids {
@@ -171,7 +169,8 @@ fn processes_copy(data: &[u8], n: usize) -> anyhow::Result<(Rss, Vec<u64>)> {
     ))
 }
 
-/// The section.
+/// Hands one buffer to threads (shared) and to processes (copied), and reads from the OS
+/// how much memory each way takes.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
     let size = c.size(BUFFER_BYTES, QUICK_BUFFER_BYTES);
@@ -182,7 +181,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
          or fewer (got {n})",
         mib(size as u64)
     );
-    let mut s = Section::new("examples-processes", "memory", c);
+    let mut s = Bench::new("examples-processes", "memory", c);
     s.title("seed 001 Differences in memory management");
 
     let before = self_rss_bytes()?;
@@ -221,7 +220,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let (copies_p, sums_p) = s.measure(
         Variant::new(format!("{n} processes, one copy sent to each"), n, n),
         |ctx| -> anyhow::Result<(f64, Vec<u64>)> {
-            let (rss, sums) = processes_copy(&data, n)?;
+            let (rss, sums) = processes_copy(&data, n)?; // New: a copy sent to each child.
             Ok((report(ctx, rss), sums))
         },
     )?;

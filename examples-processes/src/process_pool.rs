@@ -1,310 +1,173 @@
-//! Python's `ProcessPoolExecutor`, with real worker processes.
+//! # What `ProcessPoolExecutor` does for you: lanes, pull-based dispatch, a dead worker replaced
 //!
-//! N long-lived workers (this binary, `__worker pool`), one queue of jobs in the parent, and
-//! one "lane" thread per worker. A lane takes the next job only when its worker is idle
-//! (pull-based, so one long task never holds up the others), writes it to the worker's stdin,
-//! waits for the answer on its stdout, and completes the job's [`Future`]. The futures are
-//! `shared::executor`'s, the same type the thread pool returns, so `as_completed`, `wait`,
-//! `cancel` and `result(timeout)` work unchanged ([`crate::backend::Executor`]).
+//! Mirrors Concurrency and parallelism (concurrent.futures) (seed 002), "Executor" and
+//! "Gotchas": what `ProcessPoolExecutor` does behind `submit` when its workers are other
+//! processes, and what happens when one of them dies.
 //!
-//! What happens when a worker dies (it aborts, is killed, segfaults, or sends garbage): its
-//! lane sees end-of-file (or a malformed frame) on the pipe, knows exactly which job that
-//! worker was running, and fails that job's future with an error naming the task and how the
-//! worker ended. Python's `ProcessPoolExecutor` calls this `BrokenProcessPool` and then fails
-//! *every* pending future and refuses new work; here only the culprit's job fails, a fresh
-//! worker takes the dead one's place, and every other task still runs. If no worker can be
-//! started any more, every queued job fails at once: never a hang.
+//! The lesson: N long-lived workers (this binary again, see `worker.rs`), one queue of tasks
+//! in the parent, and one *lane* thread per worker. A lane takes the next task only when its
+//! worker is idle (pull-based, so one long task never holds up the others behind it), writes
+//! it to the worker's stdin, waits for the answer on its stdout and completes the task's
+//! future: `shared::executor::Future`, the type the thread pool hands out, so `as_completed`,
+//! `wait` and `cancel` work the same on both. When a worker dies (it aborts, is killed, sends
+//! garbage), its lane knows which task it was running: that one future fails, naming the task
+//! and how the worker ended, a fresh worker takes the slot, and every other task still runs.
+//! Python's pool instead declares itself a `BrokenProcessPool`, fails every pending future
+//! and refuses new work. If no worker can be started any more, every queued task fails at
+//! once: never a hang.
 //!
-//! Batching: a job carries one task (`submit`) or a chunk of them (`map(tasks, chunksize)`,
-//! like Python's `chunksize`), and a chunk crosses the pipe as one message each way.
+//! [`ProcessPool`] implements the interface both pools share, `pool.rs`'s [`Executor`]
+//! (Python's base class): code written against it runs on either pool, and
+//! `map(tasks, chunksize)` sends each chunk as one [`Task::Chunk`] message.
+//!
+//! Seen at work in `pool` (compute_x and scrypt on both pools), `gotchas` (crashes, the cost
+//! per task) and `downloads`: `cargo run --release -p examples-processes -- gotchas`. The
+//! plumbing it uses: `task.rs` (what a task is) and `worker.rs` (starting a worker, frames).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
-use serde::{Deserialize, Serialize};
+use parking_lot::Mutex;
+use shared::child::{Child, describe_exit};
 use shared::executor::{Future, FutureError, Promise, pair};
-use shared::spans::Spans;
 
-use crate::backend::{ChunkFuture, Executor, task_error};
-use crate::children::{self, Connected, Proc, describe_exit, say_hello};
+use crate::cli::Role;
+use crate::pool::Executor;
 use crate::task::{Output, Task, TaskError};
-use crate::wire;
-use crate::worker::Pipes;
+use crate::worker::{self, Connected, Pipes};
 
-/// Parent to pool worker.
-#[derive(Debug, Serialize, Deserialize)]
-enum ToWorker {
-    /// Run these tasks, in order, and answer with one `Done`.
-    Run { job: u64, tasks: Vec<Task> },
-}
-
-/// Pool worker to parent.
-#[derive(Debug, Serialize, Deserialize)]
-enum FromWorker {
-    /// The results of job `job`, one per task, in order.
-    Done {
-        job: u64,
-        results: Vec<Result<Output, TaskError>>,
-    },
-}
-
-/// The worker's side: hello, then run whatever comes until the pipe closes.
+/// The worker's side ([`Role::Pool`]): hello, then runs each task it is sent and answers
+/// with its outcome (a `Result<Output, TaskError>`), until its stdin closes.
 pub fn worker_main(mut pipes: Pipes) -> anyhow::Result<()> {
-    say_hello(&mut pipes.output)?;
+    worker::say_hello(&mut pipes.output)?;
     // End-of-file on stdin is the pool's `shutdown`: return and exit 0.
-    while let Some(msg) = wire::recv::<ToWorker>(&mut pipes.input)
+    while let Some(task) = worker::recv::<Task>(&mut pipes.input)
         .context("the parent sent a message this worker cannot read")?
     {
-        match msg {
-            ToWorker::Run { job, tasks } => {
-                let results = tasks.iter().map(Task::run_caught).collect();
-                wire::send(&mut pipes.output, &FromWorker::Done { job, results })?;
-            }
-        }
+        worker::send(&mut pipes.output, &task.run_caught())?;
     }
     Ok(())
 }
 
-/// Who gets a job's outcome.
-#[derive(Debug)]
-enum Reply {
-    /// `submit`: one task, one future.
-    One(Promise<Output>),
-    /// `map` chunk: many tasks, one future of their results in order.
-    Many(Promise<Vec<Result<Output, FutureError>>>),
-}
-
-impl Reply {
-    fn set_running(&self) -> bool {
-        match self {
-            Reply::One(p) => p.set_running(),
-            Reply::Many(p) => p.set_running(),
-        }
-    }
-
-    fn cancel(self) {
-        match self {
-            Reply::One(p) => {
-                p.cancel();
-            }
-            Reply::Many(p) => {
-                p.cancel();
-            }
-        }
-    }
-
-    fn fail(self, err: FutureError) {
-        match self {
-            Reply::One(p) => p.set_result(Err(err)),
-            Reply::Many(p) => p.set_result(Err(err)),
-        }
-    }
-
-    /// Completes the future(s) with a worker's results for job `id`.
-    fn complete(self, results: Vec<Result<Output, TaskError>>, id: u64, what: &str, whom: &str) {
-        match self {
-            Reply::One(p) => {
-                let r = results.into_iter().next().unwrap_or(Err(TaskError::Failed(
-                    "the worker returned no result".to_owned(),
-                )));
-                p.set_result(r.map_err(|e| task_error(e, id, what, whom)));
-            }
-            Reply::Many(p) => p.set_result(Ok(results
-                .into_iter()
-                .map(|r| r.map_err(|e| task_error(e, id, what, whom)))
-                .collect())),
-        }
-    }
-}
-
-/// One unit of work for one worker.
+/// A submitted task and the promise of its future.
 #[derive(Debug)]
 struct Job {
     id: u64,
-    tasks: Vec<Task>,
-    /// The task's description, for error messages.
-    what: String,
-    reply: Reply,
+    task: Task,
+    promise: Promise<Output>,
 }
 
-/// State the pool and its lanes share.
+/// What one lane shows the pool: its worker process, and the job it runs.
+#[derive(Debug, Default)]
+struct LaneView {
+    worker: Option<Arc<Child>>,
+    job: Option<u64>,
+}
+
+/// What the pool and its lanes share.
+///
+/// Why `Mutex`es: lanes write these (a worker replaced, a job started, an incident) while the
+/// caller reads them (`pids`, `running`, `incidents`). Each lock is held for one push or one
+/// copy, never across a read from a pipe, so neither side ever waits long on the other.
 #[derive(Debug)]
-struct Shared {
+struct PoolState {
     program: PathBuf,
-    /// The current worker of each slot, so `Drop` can kill them and callers can see pids.
-    procs: Mutex<Vec<Option<Arc<Proc>>>>,
-    /// What went wrong with workers, in order (deaths, replacements).
+    lanes: Mutex<Vec<LaneView>>,
+    /// Worker deaths and replacements, in order, in words.
     incidents: Mutex<Vec<String>>,
-    /// Spawn + handshake time of every worker started, in order.
-    startups: Mutex<Vec<Duration>>,
-    /// What each slot's worker is running now: job id and description.
-    running: Mutex<Vec<Option<(u64, String)>>>,
-    spans: Option<Spans>,
+    /// Set when the pool is dropped during a panic: no dead worker is replaced then.
     closing: AtomicBool,
     lanes_alive: AtomicUsize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data, updated in single steps: a panicking holder cannot leave it torn.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
+impl PoolState {
     fn incident(&self, what: String) {
-        lock(&self.incidents).push(what);
+        self.incidents.lock().push(what);
     }
 
     /// No lane left: fail everything still queued, so that nobody waits for ever.
     fn fail_backlog(&self, backlog: &Receiver<Job>) {
-        let why = lock(&self.incidents)
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "the pool has no worker left".to_owned());
+        let last = self.incidents.lock().last().cloned();
+        let why = last.unwrap_or_else(|| "no worker could be started".to_owned());
         for job in backlog.try_iter() {
+            let what = job.task.describe();
             let msg = format!(
-                "task {} ({}) never ran: the pool has no worker left (last incident: {why})",
-                job.id, job.what
+                "task {} ({what}) never ran: the pool has no worker left (last incident: {why})",
+                job.id
             );
-            job.reply.fail(FutureError::Lost(msg));
+            job.promise.set_result(Err(FutureError::Lost(msg)));
         }
     }
 }
 
-/// A worker process as its lane sees it.
-struct Worker {
-    slot: usize,
-    conn: Connected,
-}
-
-impl Worker {
-    fn name(&self) -> String {
-        format!("worker {} (pid {})", self.slot, self.conn.proc.pid())
-    }
-
-    /// Sends one job and waits for its results; `Err` says how the worker broke.
-    fn run(&mut self, id: u64, tasks: Vec<Task>) -> Result<Vec<Result<Output, TaskError>>, String> {
-        let n = tasks.len();
-        let conn = &mut self.conn;
-        let sent = wire::send(&mut conn.input, &ToWorker::Run { job: id, tasks });
-        match wire::recv::<FromWorker>(&mut conn.output) {
-            Ok(Some(FromWorker::Done { job, results })) if job == id && results.len() == n => {
-                Ok(results)
-            }
-            Ok(Some(FromWorker::Done { job, results })) => {
-                conn.proc.kill();
-                Err(format!(
-                    "answered for job {job} with {} results instead of job {id} with {n}, and \
-                     was stopped",
-                    results.len()
-                ))
-            }
-            Ok(None) => {
-                let how = describe_exit(conn.proc.close(Duration::from_secs(1)));
-                Err(match sent {
-                    Ok(()) => how,
-                    Err(e) => format!("{how} (sending the job failed: {e:#})"),
-                })
-            }
-            Err(e) => {
-                conn.proc.kill();
-                Err(format!("sent a malformed message ({e:#}) and was stopped"))
-            }
-        }
-    }
-}
-
-/// A pool of worker processes with `concurrent.futures`' interface.
+/// Python's `ProcessPoolExecutor(max_workers)`: worker processes behind [`Executor`].
+#[derive(Debug)]
 pub struct ProcessPool {
+    /// `None` after shutdown: the closed queue ends the lanes once it is empty.
     jobs: Option<Sender<Job>>,
     /// Kept to cancel queued jobs on `shutdown(cancel_futures=True)`.
     backlog: Receiver<Job>,
     lanes: Vec<JoinHandle<()>>,
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
     next_job: AtomicU64,
     workers: usize,
-}
-
-impl std::fmt::Debug for ProcessPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcessPool")
-            .field("workers", &self.workers)
-            .field("pids", &self.pids())
-            .field("queued", &self.backlog.len())
-            .finish()
-    }
 }
 
 impl ProcessPool {
     /// `ProcessPoolExecutor(max_workers=workers)`: starts the workers (this executable, or
     /// `$EXAMPLES_PROCESSES_WORKER`) and returns once every one has said hello.
     pub fn new(workers: usize) -> anyhow::Result<Self> {
-        Self::with_options(workers, &children::worker_program()?, None)
+        Self::with_program(workers, &worker::program()?)
     }
 
     /// Like [`new`](Self::new) with an explicit worker program (tests pass
-    /// `env!("CARGO_BIN_EXE_examples-processes")`, since a test harness cannot be a worker)
-    /// and an optional span recorder (one span per job, lane = worker slot).
-    pub fn with_options(
-        workers: usize,
-        program: &Path,
-        spans: Option<&Spans>,
-    ) -> anyhow::Result<Self> {
-        if workers == 0 {
-            bail!("a process pool needs at least 1 worker, got 0");
-        }
-        let shared = Arc::new(Shared {
+    /// `env!("CARGO_BIN_EXE_examples-processes")`, since a test harness cannot be a worker).
+    pub fn with_program(workers: usize, program: &Path) -> anyhow::Result<Self> {
+        anyhow::ensure!(workers > 0, "a process pool needs at least 1 worker, got 0");
+        let state = Arc::new(PoolState {
             program: program.to_owned(),
-            procs: Mutex::new(vec![None; workers]),
-            incidents: Mutex::new(Vec::new()),
-            startups: Mutex::new(Vec::new()),
-            running: Mutex::new(vec![None; workers]),
-            spans: spans.cloned(),
+            lanes: Mutex::new((0..workers).map(|_| LaneView::default()).collect()),
+            incidents: Mutex::default(),
             closing: AtomicBool::new(false),
             lanes_alive: AtomicUsize::new(workers),
         });
-        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
-        let (ready_tx, ready_rx) = crossbeam_channel::unbounded::<anyhow::Result<()>>();
+        let (jobs, backlog) = crossbeam_channel::unbounded::<Job>();
+        let (ready_tx, ready) = crossbeam_channel::unbounded::<anyhow::Result<()>>();
         let mut lanes = Vec::with_capacity(workers);
         for slot in 0..workers {
-            let (rx, shared, ready) = (rx.clone(), shared.clone(), ready_tx.clone());
-            // Why one thread per worker: its blocking reads on that worker's pipe are how a
+            let (backlog, state, ready) = (backlog.clone(), state.clone(), ready_tx.clone());
+            // Why one thread per worker: its blocking read on that worker's pipe is how a
             // death is noticed at once, and the kernel ties each worker's PDEATHSIG to the
-            // thread that started it, which is this lane: it lives exactly as long as the
-            // worker should.
+            // thread that started it, which is this lane: it lives as long as its workers.
             let lane = std::thread::Builder::new()
                 .name(format!("pool lane {slot}"))
-                .spawn(move || lane(slot, &rx, &shared, &ready))
+                .spawn(move || lane(slot, &backlog, &state, &ready))
                 .context("cannot start a pool thread")?;
             lanes.push(lane);
         }
         drop(ready_tx);
         let mut pool = Self {
-            jobs: Some(tx),
-            backlog: rx,
+            jobs: Some(jobs),
+            backlog,
             lanes,
-            shared,
+            state,
             next_job: AtomicU64::new(0),
             workers,
         };
-        let mut first_error = None;
-        for _ in 0..workers {
-            match ready_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_error.get_or_insert_with(|| anyhow::anyhow!("a pool thread died"));
-                }
-            }
-        }
+        // Every lane answers once; a lane that panicked closes its sender instead.
+        let first_error = (0..workers)
+            .map(|_| {
+                ready
+                    .recv()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a lane died")))
+            })
+            .find_map(Result::err);
         if let Some(e) = first_error {
-            pool.shared.closing.store(true, Ordering::SeqCst);
             pool.shutdown(true, true);
             return Err(e.context(format!(
                 "cannot start a pool of {workers} worker process(es) from {}",
@@ -316,178 +179,60 @@ impl ProcessPool {
 
     /// Pids of the current workers.
     pub fn pids(&self) -> Vec<u32> {
-        lock(&self.shared.procs)
+        let lanes = self.state.lanes.lock();
+        lanes
             .iter()
-            .flatten()
-            .map(|p| p.pid())
+            .filter_map(|l| Some(l.worker.as_ref()?.pid()))
             .collect()
     }
 
-    /// Spawn + handshake time of every worker started so far (replacements included).
-    pub fn startup_times(&self) -> Vec<Duration> {
-        lock(&self.shared.startups).clone()
-    }
-
-    /// What each worker is running now: (pid, task id, task description).
-    pub fn running(&self) -> Vec<(u32, u64, String)> {
-        let procs = lock(&self.shared.procs);
-        let running = lock(&self.shared.running);
-        procs
+    /// What each busy worker runs now: (pid, task id), the id counting submissions from 0.
+    pub fn running(&self) -> Vec<(u32, u64)> {
+        let lanes = self.state.lanes.lock();
+        lanes
             .iter()
-            .zip(running.iter())
-            .filter_map(|(p, r)| match (p, r) {
-                (Some(p), Some((id, what))) => Some((p.pid(), *id, what.clone())),
-                _ => None,
-            })
+            .filter_map(|l| Some((l.worker.as_ref()?.pid(), l.job?)))
             .collect()
     }
 
     /// Worker deaths and replacements, in order, in words.
     pub fn incidents(&self) -> Vec<String> {
-        lock(&self.shared.incidents).clone()
+        self.state.incidents.lock().clone()
     }
-
-    fn enqueue(&self, tasks: Vec<Task>, what: String, reply: Reply) {
-        let Some(jobs) = &self.jobs else {
-            reply.fail(FutureError::Shutdown);
-            return;
-        };
-        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
-        let job = Job {
-            id,
-            tasks,
-            what,
-            reply,
-        };
-        if let Err(e) = jobs.send(job) {
-            e.into_inner().reply.fail(FutureError::Shutdown);
-        }
-        // Every lane gone (no worker could be started again): fail rather than wait.
-        if self.shared.lanes_alive.load(Ordering::SeqCst) == 0 {
-            self.shared.fail_backlog(&self.backlog);
-        }
-    }
-}
-
-/// One lane: start the worker, then feed it jobs one at a time until the queue closes.
-fn lane(slot: usize, jobs: &Receiver<Job>, shared: &Shared, ready: &Sender<anyhow::Result<()>>) {
-    let mut worker = match start_worker(slot, shared) {
-        Ok(w) => {
-            let _ = ready.send(Ok(()));
-            Some(w)
-        }
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            None
-        }
-    };
-    let lane_name = format!("process {slot}");
-    while let Some(w) = worker.as_mut() {
-        let Ok(job) = jobs.recv() else { break };
-        // Cancelled while queued: skip it (its future already says so).
-        if !job.reply.set_running() {
-            continue;
-        }
-        let start = Instant::now();
-        let Job {
-            id,
-            tasks,
-            what,
-            reply,
-        } = job;
-        lock(&shared.running)[slot] = Some((id, what.clone()));
-        let outcome = w.run(id, tasks);
-        lock(&shared.running)[slot] = None;
-        match outcome {
-            Ok(results) => {
-                if let Some(spans) = &shared.spans {
-                    spans.record(lane_name.as_str(), id, start, Instant::now());
-                }
-                reply.complete(results, id, &what, &w.name());
-            }
-            Err(how) => {
-                // BrokenProcessPool, confined: name the task that broke the worker.
-                let msg = format!(
-                    "{} {how} while running task {id} ({what}): its result is lost",
-                    w.name()
-                );
-                shared.incident(msg.clone());
-                reply.fail(FutureError::Lost(msg));
-                worker = None;
-                lock(&shared.procs)[slot] = None;
-                let stopping =
-                    shared.closing.load(Ordering::SeqCst) || children::shutdown_requested();
-                if !stopping {
-                    match start_worker(slot, shared) {
-                        Ok(w) => {
-                            shared.incident(format!(
-                                "worker {slot} replaced by a new process (pid {})",
-                                w.conn.proc.pid()
-                            ));
-                            worker = Some(w);
-                        }
-                        Err(e) => {
-                            shared.incident(format!("worker {slot} could not be replaced: {e:#}"))
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if let Some(w) = worker.take() {
-        w.conn.close(Duration::from_secs(2));
-    }
-    lock(&shared.procs)[slot] = None;
-    // The last lane out fails whatever is still queued.
-    if shared.lanes_alive.fetch_sub(1, Ordering::SeqCst) == 1 {
-        shared.fail_backlog(jobs);
-    }
-}
-
-fn start_worker(slot: usize, shared: &Shared) -> anyhow::Result<Worker> {
-    let conn = Connected::start(&shared.program, "pool", &[], &format!("worker {slot}"))?;
-    lock(&shared.startups).push(conn.startup);
-    lock(&shared.procs)[slot] = Some(conn.proc.clone());
-    Ok(Worker { slot, conn })
 }
 
 impl Executor for ProcessPool {
-    fn label(&self) -> String {
-        format!("{} processes", self.workers)
-    }
-
     fn workers(&self) -> usize {
         self.workers
     }
 
     fn submit(&self, task: Task) -> Future<Output> {
         let (promise, future) = pair();
-        let what = task.describe();
-        self.enqueue(vec![task], what, Reply::One(promise));
-        future
-    }
-
-    fn submit_chunk(&self, tasks: Vec<Task>) -> ChunkFuture {
-        let (promise, future) = pair();
-        let what = match tasks.first() {
-            Some(first) if tasks.len() > 1 => {
-                format!("a chunk of {} tasks from {}", tasks.len(), first.describe())
-            }
-            Some(first) => first.describe(),
-            None => "an empty chunk".to_owned(),
+        let Some(jobs) = &self.jobs else {
+            promise.set_result(Err(FutureError::Shutdown));
+            return future;
         };
-        self.enqueue(tasks, what, Reply::Many(promise));
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = jobs.send(Job { id, task, promise }) {
+            e.into_inner()
+                .promise
+                .set_result(Err(FutureError::Shutdown));
+        }
+        // Every lane gone (no worker could be started again): fail rather than wait.
+        if self.state.lanes_alive.load(Ordering::SeqCst) == 0 {
+            self.state.fail_backlog(&self.backlog);
+        }
         future
     }
 
-    /// `shutdown(wait, cancel_futures)`: closes the queue (workers get end-of-file once it is
-    /// empty and exit); with `cancel_futures`, queued jobs are cancelled; with `wait`, returns
-    /// once every worker has exited and been reaped.
+    /// Closes the queue (each worker gets end-of-file once it is empty, and exits); with
+    /// `cancel_futures`, queued jobs are cancelled; with `wait`, returns once every worker
+    /// has exited and been reaped.
     fn shutdown(&mut self, wait: bool, cancel_futures: bool) {
         self.jobs = None;
         if cancel_futures {
             for job in self.backlog.try_iter() {
-                job.reply.cancel();
+                job.promise.cancel();
             }
         }
         if wait {
@@ -502,9 +247,15 @@ impl Drop for ProcessPool {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // The caller is unwinding: do not wait for running tasks, stop the workers now.
-            self.shared.closing.store(true, Ordering::SeqCst);
-            for p in lock(&self.shared.procs).iter().flatten() {
-                p.kill();
+            self.state.closing.store(true, Ordering::SeqCst);
+            for worker in self
+                .state
+                .lanes
+                .lock()
+                .iter()
+                .filter_map(|l| l.worker.as_ref())
+            {
+                worker.kill();
             }
             self.shutdown(true, true);
         } else {
@@ -514,26 +265,133 @@ impl Drop for ProcessPool {
     }
 }
 
+/// A worker process as its lane sees it.
+struct Worker {
+    slot: usize,
+    conn: Connected,
+}
+
+impl Worker {
+    fn start(slot: usize, state: &PoolState) -> anyhow::Result<Self> {
+        let name = format!("worker {slot}");
+        let conn = Connected::start(&state.program, &Role::Pool, &name)?;
+        state.lanes.lock()[slot].worker = Some(conn.child.clone());
+        Ok(Worker { slot, conn })
+    }
+
+    fn name(&self) -> String {
+        format!("worker {} (pid {})", self.slot, self.conn.child.pid())
+    }
+
+    /// Sends one task and waits for its outcome; `Err` says how the worker broke.
+    fn run(&mut self, task: &Task) -> Result<Result<Output, TaskError>, String> {
+        let conn = &mut self.conn;
+        let sent = worker::send(&mut conn.input, task);
+        match worker::recv(&mut conn.output) {
+            Ok(Some(outcome)) => Ok(outcome),
+            Ok(None) => {
+                let how = describe_exit(conn.child.close(Duration::from_secs(1)));
+                Err(match sent {
+                    Ok(()) => how,
+                    Err(e) => format!("{how} (sending the task failed: {e:#})"),
+                })
+            }
+            Err(e) => {
+                conn.child.kill();
+                Err(format!("sent a malformed message ({e:#}) and was stopped"))
+            }
+        }
+    }
+}
+
+/// One lane: start the worker, then feed it jobs one at a time until the queue closes.
+fn lane(slot: usize, jobs: &Receiver<Job>, state: &PoolState, ready: &Sender<anyhow::Result<()>>) {
+    let mut worker = match Worker::start(slot, state) {
+        Ok(w) => {
+            let _ = ready.send(Ok(()));
+            Some(w)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            None
+        }
+    };
+    while let Some(w) = worker.as_mut() {
+        let Ok(Job { id, task, promise }) = jobs.recv() else {
+            break;
+        };
+        // Cancelled while queued: skip it (its future already says so).
+        if !promise.set_running() {
+            continue;
+        }
+        let what = task.describe();
+        state.lanes.lock()[slot].job = Some(id);
+        let outcome = w.run(&task);
+        state.lanes.lock()[slot].job = None;
+        match outcome {
+            Ok(result) => {
+                let whose = format!("task {id} ({what}) on {}", w.name());
+                promise.set_result(result.map_err(|e| e.into_future_error(&whose)));
+            }
+            Err(how) => {
+                // BrokenProcessPool, confined: name the task that broke the worker.
+                let msg = format!(
+                    "{} {how} while running task {id} ({what}): its result is lost",
+                    w.name()
+                );
+                state.incident(msg.clone());
+                promise.set_result(Err(FutureError::Lost(msg)));
+                worker = replace(slot, state);
+            }
+        }
+    }
+    if let Some(w) = worker.take() {
+        w.conn.close(Duration::from_secs(2));
+    }
+    state.lanes.lock()[slot].worker = None;
+    // The last lane out fails whatever is still queued.
+    if state.lanes_alive.fetch_sub(1, Ordering::SeqCst) == 1 {
+        state.fail_backlog(jobs);
+    }
+}
+
+/// A new worker in `slot` after its worker died, unless the pool or the program is stopping.
+fn replace(slot: usize, state: &PoolState) -> Option<Worker> {
+    state.lanes.lock()[slot].worker = None;
+    if state.closing.load(Ordering::SeqCst) || shared::interrupt::requested() {
+        return None;
+    }
+    match Worker::start(slot, state) {
+        Ok(w) => {
+            let pid = w.conn.child.pid();
+            state.incident(format!(
+                "worker {slot} replaced by a new process (pid {pid})"
+            ));
+            Some(w)
+        }
+        Err(e) => {
+            state.incident(format!("worker {slot} could not be replaced: {e:#}"));
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{BufReader, BufWriter};
 
     use super::*;
-    use crate::wire::{Hello, PROTOCOL};
+    use crate::worker::{Hello, PROTOCOL};
 
     #[test]
     fn zero_workers_and_a_missing_program_are_errors_not_panics() {
-        let err = ProcessPool::with_options(0, Path::new("/bin/true"), None).unwrap_err();
+        let err = ProcessPool::with_program(0, Path::new("/bin/true")).unwrap_err();
         assert!(err.to_string().contains("at least 1 worker"), "{err}");
-        let err = ProcessPool::with_options(2, Path::new("/nonexistent/worker"), None).unwrap_err();
+        let err = ProcessPool::with_program(2, Path::new("/nonexistent/worker")).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("cannot start worker"), "{text}");
         assert!(text.contains("/nonexistent/worker"), "{text}");
-    }
-
-    #[test]
-    fn a_program_that_exits_at_once_is_reported() {
-        let err = ProcessPool::with_options(1, Path::new("/bin/true"), None).unwrap_err();
+        let err = ProcessPool::with_program(1, Path::new("/bin/true")).unwrap_err();
         let text = format!("{err:#}");
         assert!(
             text.contains("exited with code 0 before its handshake"),
@@ -542,22 +400,13 @@ mod tests {
     }
 
     #[test]
-    fn the_worker_loop_answers_runs_and_stops_at_end_of_file() {
-        // The worker's side, driven through in-memory pipes.
+    fn the_worker_loop_answers_each_task_and_stops_at_end_of_file() {
         let mut input = Vec::new();
-        wire::send(
-            &mut input,
-            &ToWorker::Run {
-                job: 4,
-                tasks: vec![
-                    Task::Tiny(1),
-                    Task::Panic {
-                        message: "no".into(),
-                    },
-                ],
-            },
-        )
-        .unwrap();
+        let panic = Task::Panic {
+            message: "no".into(),
+        };
+        worker::send(&mut input, &Task::Tiny(1)).unwrap();
+        worker::send(&mut input, &panic).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (inp, out) = (dir.path().join("in"), dir.path().join("out"));
         std::fs::write(&inp, &input).unwrap();
@@ -568,11 +417,15 @@ mod tests {
         worker_main(pipes).unwrap();
         let bytes = std::fs::read(&out).unwrap();
         let mut r = &bytes[..];
-        let hello: Hello = wire::recv(&mut r).unwrap().unwrap();
+        let hello: Hello = worker::recv(&mut r).unwrap().unwrap();
         assert_eq!(hello.protocol, PROTOCOL);
-        let FromWorker::Done { job, results } = wire::recv(&mut r).unwrap().unwrap();
-        assert_eq!(job, 4);
-        assert_eq!(results[0], Ok(Output::Tiny(2)));
-        assert_eq!(results[1], Err(TaskError::Panicked("no".into())));
+        type Outcome = Result<Output, TaskError>;
+        assert_eq!(
+            worker::recv::<Outcome>(&mut r).unwrap(),
+            Some(Ok(Output::Tiny(2)))
+        );
+        let panicked = Err(TaskError::Panicked("no".into()));
+        assert_eq!(worker::recv::<Outcome>(&mut r).unwrap(), Some(panicked));
+        assert!(worker::recv::<Outcome>(&mut r).unwrap().is_none());
     }
 }

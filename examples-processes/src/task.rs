@@ -2,7 +2,7 @@
 //!
 //! Python pickles a reference to a function (`module.name`) and its arguments, and the worker
 //! looks the function up again; a function defined in a notebook or a lambda cannot be found
-//! that way (seed 002's gotcha). Here a task is data: a variant of [`Task`] naming one of the
+//! that way (Concurrency and parallelism (concurrent.futures), seed 002, "Gotchas"). Here a task is data: a variant of [`Task`] naming one of the
 //! kinds compiled into the binary, with its arguments as fields. The worker matches on it and
 //! runs the same code the parent would. No lookup can fail at run time, and anything else
 //! (a closure, a file handle) is refused by the compiler, not by the worker.
@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shared::executor::panic_message;
+use shared::executor::{FutureError, panic_message};
 use shared::workloads::{compute_x, scrypt};
 
 /// A task a worker (process or thread) can run.
@@ -53,6 +53,10 @@ pub enum Task {
     },
     /// Aborts its whole process (gotchas: a crash that takes the worker down).
     Abort,
+    /// Several tasks run one after the other as one unit: what `map(chunksize=...)` sends, so
+    /// that a chunk crosses to a worker process as one message and comes back as one
+    /// (CPython's `ProcessPoolExecutor.map` wraps its chunks the same way).
+    Chunk(Vec<Task>),
 }
 
 /// What a task returns.
@@ -69,6 +73,8 @@ pub enum Output {
     Body(Vec<u8>),
     /// [`Task::Tiny`]'s result.
     Tiny(u64),
+    /// [`Task::Chunk`]'s results, one per task, in order.
+    Chunk(Vec<Result<Output, TaskError>>),
 }
 
 /// Why a task produced no output.
@@ -78,6 +84,17 @@ pub enum TaskError {
     Panicked(String),
     /// It returned an error (a refused connection, an HTTP error status).
     Failed(String),
+}
+
+impl TaskError {
+    /// The error its future reports; `whose` names the task and who ran it, e.g.
+    /// `task 3 (panic()) on worker 1 (pid 4242)`.
+    pub fn into_future_error(self, whose: &str) -> FutureError {
+        match self {
+            TaskError::Panicked(msg) => FutureError::Panicked(format!("{whose}: {msg}")),
+            TaskError::Failed(msg) => FutureError::Failed(format!("{whose}: {msg}")),
+        }
+    }
 }
 
 impl Task {
@@ -91,6 +108,10 @@ impl Task {
             Task::Tiny(x) => format!("tiny({x})"),
             Task::Panic { .. } => "panic()".to_owned(),
             Task::Abort => "abort()".to_owned(),
+            Task::Chunk(tasks) => match tasks.first() {
+                Some(first) => format!("a chunk of {} from {}", tasks.len(), first.describe()),
+                None => "an empty chunk".to_owned(),
+            },
         }
     }
 
@@ -112,6 +133,7 @@ impl Task {
             Task::Tiny(x) => Ok(Output::Tiny(x.wrapping_add(1))),
             Task::Panic { message } => panic!("{message}"),
             Task::Abort => std::process::abort(),
+            Task::Chunk(tasks) => Ok(Output::Chunk(tasks.iter().map(Task::run_caught).collect())),
         }
     }
 
@@ -131,10 +153,7 @@ fn client() -> Result<&'static reqwest::blocking::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .map_err(|e| format!("cannot build an HTTP client: {e}"))
+            shared::server::blocking_client(Duration::from_secs(30)).map_err(|e| format!("{e:#}"))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -157,6 +176,8 @@ fn download(url: &str) -> Result<Output, String> {
 
 #[cfg(test)]
 mod tests {
+    use shared::message::{decode, encode};
+
     use super::*;
 
     #[test]
@@ -170,13 +191,13 @@ mod tests {
             Task::Tiny(41),
             Task::Sleep { secs: 0.0 },
         ];
-        let bytes = crate::wire::encode(&tasks).unwrap();
-        let back: Vec<Task> = crate::wire::decode(&bytes).unwrap();
+        let bytes = encode(&tasks).unwrap();
+        let back: Vec<Task> = decode(&bytes).unwrap();
         assert_eq!(back, tasks);
         let outs: Vec<Output> = back.iter().map(|t| t.run().unwrap()).collect();
         assert_eq!(outs, [Output::Pair(3, 2), Output::Tiny(42), Output::Slept]);
         // A tiny task is a handful of bytes on the wire.
-        assert!(crate::wire::encode(&Task::Tiny(1000)).unwrap().len() <= 4);
+        assert!(encode(&Task::Tiny(1000)).unwrap().len() <= 4);
     }
 
     #[test]
@@ -203,5 +224,33 @@ mod tests {
         };
         assert_eq!(t.run().unwrap(), t.run().unwrap());
         assert_eq!(t.describe(), "scrypt(\"password 0\")");
+    }
+
+    #[test]
+    fn a_chunk_runs_every_task_and_keeps_each_outcome() {
+        let chunk = Task::Chunk(vec![
+            Task::Tiny(1),
+            Task::Panic {
+                message: "no".into(),
+            },
+            Task::Tiny(3),
+        ]);
+        assert_eq!(chunk.describe(), "a chunk of 3 from tiny(1)");
+        assert_eq!(
+            chunk.run(),
+            Ok(Output::Chunk(vec![
+                Ok(Output::Tiny(2)),
+                Err(TaskError::Panicked("no".into())),
+                Ok(Output::Tiny(4)),
+            ]))
+        );
+    }
+
+    #[test]
+    fn task_errors_become_the_matching_future_errors() {
+        let e = TaskError::Failed("HTTP 404".into()).into_future_error("task 2 (x)");
+        assert_eq!(e, FutureError::Failed("task 2 (x): HTTP 404".into()));
+        let e = TaskError::Panicked("boom".into()).into_future_error("task 3 (y)");
+        assert_eq!(e, FutureError::Panicked("task 3 (y): boom".into()));
     }
 }

@@ -3,19 +3,11 @@
 
 use shared::testkit::assert_compile_fail_codes;
 
-const CRATE: &[&str] = &["examples_processes"];
-
 #[test]
-fn a_closure_is_not_a_task() {
-    assert_compile_fail_codes(include_str!("../src/backend.rs"), CRATE, &["E0308"]);
+fn a_closure_is_not_a_task_and_cannot_be_serialised() {
     assert_compile_fail_codes(
         include_str!("../src/gotchas.rs"),
-        CRATE,
+        &["examples_processes", "shared"],
         &["E0308", "E0277"],
     );
-}
-
-#[test]
-fn a_closure_cannot_be_serialised() {
-    assert_compile_fail_codes(include_str!("../src/wire.rs"), CRATE, &["E0277"]);
 }

@@ -9,10 +9,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use examples_processes::backend::Executor;
+use examples_processes::pool::Executor;
 use examples_processes::process_pool::ProcessPool;
 use examples_processes::task::{Output, Task};
-use examples_processes::wire::{self, Hello, PROTOCOL};
+use examples_processes::worker::{self, Hello, PROTOCOL};
 use shared::executor::{FutureError, as_completed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_examples-processes");
@@ -36,7 +36,7 @@ fn assert_no_children(after: &str) {
 }
 
 fn pool(n: usize) -> ProcessPool {
-    ProcessPool::with_options(n, Path::new(BIN), None).unwrap()
+    ProcessPool::with_program(n, Path::new(BIN)).unwrap()
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn no_child_outlives_its_pool_whatever_happens() {
         while !long.running() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let (pid, id, _) = p.running().into_iter().next().expect("one task running");
+        let (pid, id) = p.running().into_iter().next().expect("one task running");
         assert_eq!(id, 1);
         // SAFETY: kill(2) on a pid of our own pool's worker.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
@@ -121,12 +121,12 @@ fn no_child_outlives_its_pool_whatever_happens() {
     assert_no_children("crashed workers");
 
     // Bad worker programs: errors that say what happened, and nothing left behind.
-    let err = ProcessPool::with_options(2, Path::new("/nonexistent/worker"), None).unwrap_err();
+    let err = ProcessPool::with_program(2, Path::new("/nonexistent/worker")).unwrap_err();
     assert!(
         format!("{err:#}").contains("cannot start worker"),
         "{err:#}"
     );
-    let err = ProcessPool::with_options(0, Path::new(BIN), None).unwrap_err();
+    let err = ProcessPool::with_program(0, Path::new(BIN)).unwrap_err();
     assert!(err.to_string().contains("at least 1 worker"), "{err}");
     assert_no_children("workers that cannot start");
 
@@ -134,7 +134,7 @@ fn no_child_outlives_its_pool_whatever_happens() {
     let dir = tempfile::tempdir().unwrap();
     let hello = dir.path().join("hello.bin");
     let mut bytes = Vec::new();
-    wire::send(
+    worker::send(
         &mut bytes,
         &Hello {
             pid: 0,
@@ -145,7 +145,7 @@ fn no_child_outlives_its_pool_whatever_happens() {
     std::fs::write(&hello, &bytes).unwrap();
     let garbage = dir.path().join("garbage.bin");
     let mut bytes = Vec::new();
-    wire::write_frame(&mut bytes, &[0xff; 12]).unwrap();
+    worker::write_frame(&mut bytes, &[0xff; 12]).unwrap();
     std::fs::write(&garbage, &bytes).unwrap();
     let script = dir.path().join("bad-worker.sh");
     std::fs::write(
@@ -159,7 +159,7 @@ fn no_child_outlives_its_pool_whatever_happens() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     {
-        let p = ProcessPool::with_options(1, &script, None).unwrap();
+        let p = ProcessPool::with_program(1, &script).unwrap();
         match p
             .submit(Task::Tiny(5))
             .result(Some(Duration::from_secs(30)))

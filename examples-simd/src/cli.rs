@@ -1,23 +1,15 @@
 //! The command line: sections, and the flags every section understands.
 
-use clap::{Parser, ValueEnum};
+use clap::ValueEnum;
 use shared::CommonArgs;
 
-/// What a C extension does inside, written in Rust and measured: a batch of SVDs on OpenBLAS,
-/// FFTs with SIMD, an explicit-SIMD dot product, and Numba-style parallel loops.
-///
-/// Runs every section in order, or the one named. Add `--release` to `cargo run` for
-/// meaningful timings.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "examples-simd", version)]
-pub struct Cli {
-    /// The section to run (default: all, in this order).
-    #[arg(value_enum)]
-    pub section: Option<Section>,
+/// What `--help` says this binary is (the first paragraph is the `-h` summary).
+pub const ABOUT: &str = "What a C extension does inside, written in Rust and measured: a batch \
+    of SVDs on OpenBLAS and whose threads run them, FFTs with SIMD, an explicit-SIMD dot product, \
+    and Numba-style parallel loops.\n\nRuns every section in order, or the one named.";
 
-    #[command(flatten)]
-    pub args: Args,
-}
+/// The command line: the section to run (default: all, in order) and [`Args`].
+pub type Cli = shared::cli::Cli<Section, Args>;
 
 /// Everything a section may look at.
 #[derive(clap::Args, Debug, Clone, PartialEq, Default)]
@@ -40,15 +32,24 @@ pub struct Args {
 /// `0`, `false`, `no`, `off` leave the detected kernel).
 pub const FORCE_SCALAR_ENV: &str = "EXAMPLES_SIMD_FORCE_SCALAR";
 
+impl AsRef<CommonArgs> for Args {
+    fn as_ref(&self) -> &CommonArgs {
+        &self.common
+    }
+}
+
 /// The sections, in running order, each with the tutorial section it mirrors.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     /// A batch of SVDs (singular values only) serially, with rayon and with scoped threads,
-    /// over a sweep of sizes; OpenBLAS's own threads against ours
-    /// (002 "Exercise" on the SVD of an array of matrices; 004 "Parallelism and concurrency
-    /// in C extensions")
+    /// over a sweep of sizes: where parallel starts paying
+    /// (002 "Exercise" on the SVD of an array of matrices)
     #[value(name = "svd_batch")]
     SvdBatch,
+    /// The benchmark batch of SVDs with OpenBLAS's own threads, ours, and both at once: one
+    /// level of threads (004 "Parallelism and concurrency in C extensions": their own threads)
+    #[value(name = "blas_threads")]
+    BlasThreads,
     /// One 4,000,000-point FFT with rustfft's scalar, SSE and AVX code; 32 FFTs across cores
     /// (004 "A toy problem": the NumPy FFT in `service_request` "uses only a single core")
     Fft,
@@ -66,6 +67,7 @@ impl Section {
     pub fn run(self, args: &Args) -> anyhow::Result<()> {
         match self {
             Section::SvdBatch => crate::svd_batch::run(args),
+            Section::BlasThreads => crate::blas_threads::run(args),
             Section::Fft => crate::fft::run(args),
             Section::Simd => crate::simd::run(args),
             Section::Numba => crate::numba::run(args),

@@ -29,7 +29,7 @@ use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftDirection, FftPlanner, FftPlannerAvx, FftPlannerScalar, FftPlannerSse};
 use shared::measure::ideal;
 use shared::workloads::service;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 
@@ -155,7 +155,7 @@ fn digests(data: &[Complex64], len: usize) -> Vec<u64> {
 }
 
 /// One transform with each planner. Returns the best single-core GFLOP/s.
-fn one_fft(s: &mut Section, args: &Args) -> Result<f64> {
+fn one_fft(s: &mut Bench, args: &Args) -> Result<f64> {
     let c = &args.common;
     let len = c.size(LEN, QUICK_LEN);
     let reps = c.size(3, 1);
@@ -240,7 +240,7 @@ fn one_fft(s: &mut Section, args: &Args) -> Result<f64> {
 }
 
 /// The batch, serially and across cores.
-fn batch(s: &mut Section, args: &Args, pool: &rayon::ThreadPool, one_core: f64) -> Result<()> {
+fn batch(s: &mut Bench, args: &Args, pool: &rayon::ThreadPool, one_core: f64) -> Result<()> {
     let c = &args.common;
     let len = c.size(BATCH_LEN, QUICK_BATCH_LEN);
     let workers = pool.current_num_threads();
@@ -294,17 +294,14 @@ fn batch(s: &mut Section, args: &Args, pool: &rayon::ThreadPool, one_core: f64) 
     Ok(())
 }
 
-/// The section.
+/// One transform with each planner on one core, then the batch across cores.
 pub fn run(args: &Args) -> Result<()> {
-    crate::openblas::settle_after_load();
+    shared::linalg::settle_after_load();
     let c = &args.common;
     let workers = c.workers_or(shared::system::cores());
-    let mut s = Section::new("examples-simd", "fft", c);
+    let mut s = Bench::new("examples-simd", "fft", c);
     s.title("seed 004 A toy problem: the NumPy FFT uses only a single core");
-    say!(
-        "  CPU (detected at run time): {}",
-        crate::simd::cpu_features()
-    );
+    say!("  CPU (detected at run time): {}", crate::cpu_features());
     let one_core = one_fft(&mut s, args)?;
     crate::with_pool(workers, |pool| batch(&mut s, args, pool, one_core))?
 }

@@ -7,18 +7,16 @@
 //! The thread of the whole crate: the Python tutorials get their speed from C extensions
 //! (NumPy's LAPACK and FFT, Numba's compiled loops) that leave the interpreter behind and
 //! either run one fast core or start threads of their own. In Rust that native layer is
-//! ordinary code: [`svd_batch`] calls the same LAPACK (OpenBLAS) and decides who owns the
-//! threads, [`fft`] and [`simd`] show what SIMD buys on one core and what memory bandwidth
-//! allows, and [`numba`] runs a compiled loop on every core with nothing to release.
+//! ordinary code: [`svd_batch`] calls the same LAPACK (OpenBLAS) to find when parallel pays,
+//! [`blas_threads`] decides who owns the threads, [`fft`] and [`simd`] show what SIMD buys on
+//! one core and what memory bandwidth ([`bandwidth`]) allows, and [`numba`] runs a compiled
+//! loop on every core with nothing to release.
 
-// Links Debian's OpenBLAS (ndarray-linalg's `openblas-system`), whose C API [`openblas`]
-// calls directly.
-use openblas_src as _;
-
+pub mod bandwidth;
+pub mod blas_threads;
 pub mod cli;
 pub mod fft;
 pub mod numba;
-pub mod openblas;
 pub mod simd;
 pub mod svd_batch;
 
@@ -37,13 +35,40 @@ pub fn with_pool<R>(workers: usize, f: impl FnOnce(&rayon::ThreadPool) -> R) -> 
 
 pub use shared::output::count;
 
+/// The SIMD features this CPU reports, for the `fft` and `simd` sections' first line.
+pub fn cpu_features() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let f = [
+            ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+            ("avx", std::arch::is_x86_feature_detected!("avx")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+        ];
+        f.map(|(name, on)| format!("{name} {}", if on { "yes" } else { "no" }))
+            .join(", ")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "not x86-64: only the portable kernels run".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_pool_has_the_threads_asked_for() {
         let n = super::with_pool(3, |pool| pool.install(rayon::current_num_threads)).unwrap();
         assert_eq!(n, 3);
-        assert_eq!(super::count(1, "thread"), "1 thread");
-        assert_eq!(super::count(2, "chunk"), "2 chunks");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn cpu_features_name_each_feature_once() {
+        let f = super::cpu_features();
+        assert_eq!(f.split(", ").count(), 5, "{f}");
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        assert!(f.contains(if avx2 { "avx2 yes" } else { "avx2 no" }), "{f}");
     }
 }

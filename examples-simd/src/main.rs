@@ -1,12 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use examples_simd::cli::Cli;
+use examples_simd::cli::{ABOUT, Section};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    cli.args.common.install();
-    shared::cli::run_sections("examples-simd", cli.section, &cli.args.common, |section| {
-        section.run(&cli.args)
+    shared::cli::main("examples-simd", ABOUT, |section: &Section, args| {
+        section.run(args)
     })
 }

@@ -36,7 +36,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use shared::measure::ideal;
 use shared::workloads::rng;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 
@@ -102,13 +102,13 @@ pub fn std_error(total: u64) -> f64 {
     4.0 * (p * (1.0 - p) / total.max(1) as f64).sqrt()
 }
 
-/// The section.
+/// The hit count serially and with `par_iter`, each checked, and the estimate of pi.
 pub fn run(args: &Args) -> Result<()> {
-    crate::openblas::settle_after_load();
+    shared::linalg::settle_after_load();
     let c = &args.common;
     let workers = c.workers_or(shared::system::cores());
     let total = c.size(SAMPLES, QUICK_SAMPLES);
-    let mut s = Section::new("examples-simd", "numba", c);
+    let mut s = Bench::new("examples-simd", "numba", c);
     s.title("seed 000 Numba: true parallel threads for a compiled loop");
     s.workload(&format!(
         "Monte-Carlo pi: {total} points in {} chunks of {CHUNK}, one seeded stream per chunk",

@@ -1,53 +1,36 @@
-//! # A batch of SVDs: when parallel pays off, and whose threads to use
+//! # A batch of SVDs: when does parallel pay off?
 //!
 //! Mirrors seed 002 (concurrent.futures) "Exercise": the singular values of an array of
 //! matrices, `np.linalg.svd(matrices, compute_uv=False)`, parallelised with an executor while
-//! "playing with the size" to see when it pays; and seed 004 "Parallelism and concurrency in
-//! C extensions": libraries such as NumPy's LAPACK run threads of their own.
+//! "playing with the size" to see when it pays.
 //!
 //! The lesson: parallelism pays once each batch holds much more work than it costs to hand the
 //! work out. Rust's overhead is microseconds (a rayon pool is already running; spawning scoped
 //! threads costs a little more), not the milliseconds of pickling to a process pool, so the
-//! crossover comes early. And use one level of threads: OpenBLAS with a thread per core inside
-//! each call, plus our threads outside, asks for more threads than there are cores.
+//! crossover comes early. Whose threads to use, OpenBLAS's or ours, is the next section,
+//! `blas_threads`; here the library is held at 1 thread so that only ours run.
 //!
 //! Run: `cargo run --release -p examples-simd -- svd_batch`
 //!
-//! Output: for each size of the sweep, serial / rayon / `std::thread::scope` rows (OpenBLAS
-//! held at 1 thread), then a table of time and speed-up per size with the measured crossover.
-//! Last, the (16, 2000, 500) batch with OpenBLAS at 1 thread and at one per core, each with
-//! and without rayon outside: the oversubscribed combination is measured and explained.
+//! Output: for each size of the sweep, serial / rayon / `std::thread::scope` rows, then a
+//! table of time and speed-up per size with the measured crossover.
 //!
-//! Like NumPy, this calls LAPACK's divide-and-conquer `dgesdd` with `JOBZ='N'` (no U, no V).
-//! The tutorial's "C extensions ... can only be done in C" is wrong: everything here,
-//! including the call into OpenBLAS's own C API, is Rust.
+//! Like NumPy, this calls LAPACK's divide-and-conquer `dgesdd` with `JOBZ='N'` (no U, no V),
+//! through `shared::linalg` (`shared/src/linalg.rs`, which also sets OpenBLAS's threads).
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use ndarray::parallel::prelude::*;
-use ndarray::{Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
-use ndarray_linalg::{JobSvd, SVDDC};
+use ndarray::{Array2, ArrayView3, ArrayViewMut2, Axis};
+use shared::linalg::{self, REL_TOL, singular_values};
 use shared::measure::{format_secs, ideal};
 use shared::workloads::matrix_batch;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
-use crate::openblas;
-
-/// The tolerance every variant's singular values must meet against the serial ones, relative
-/// to each matrix's largest singular value (its 2-norm: the scale of an SVD's rounding).
-pub const REL_TOL: f64 = 1e-10;
+use crate::count;
 
 /// A speed-up at least this large counts as "parallelism pays" in the sweep's table.
 pub const PAYS: f64 = 1.25;
-
-/// Singular values of one matrix, largest first: LAPACK `dgesdd` with `JOBZ='N'`, exactly
-/// what `np.linalg.svd(a, compute_uv=False)` calls.
-pub fn singular_values(a: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
-    let (_, s, _) = a
-        .svddc(JobSvd::None)
-        .with_context(|| format!("LAPACK dgesdd failed on a {:?} matrix", a.dim()))?;
-    Ok(s)
-}
 
 /// An empty result: one row of `min(m, n)` singular values per matrix, like NumPy's `s`.
 fn output_for(batch: ArrayView3<'_, f64>) -> Array2<f64> {
@@ -181,12 +164,11 @@ fn repeat(reps: usize, mut batch_fn: impl FnMut() -> Result<Array2<f64>>) -> Res
 
 /// Measures one size: serial, rayon and scoped threads, each checked against serial.
 fn sweep_one(
-    s: &mut Section,
-    args: &Args,
+    s: &mut Bench,
+    c: &shared::CommonArgs,
     pool: &rayon::ThreadPool,
     size: Size,
 ) -> Result<SweepRow> {
-    let c = &args.common;
     let workers = pool.current_num_threads();
     let Size { k, m, n, note } = size;
     let batch = matrix_batch(c.seed, k, m, n);
@@ -219,12 +201,7 @@ fn sweep_one(
     let ideal_s = ideal::cpu_bound(serial_s, workers, k);
 
     let got = s.measure(
-        Variant::new(
-            format!("rayon, {}", crate::count(workers, "thread")),
-            workers,
-            k,
-        )
-        .ideal_s(ideal_s),
+        Variant::new(format!("rayon, {}", count(workers, "thread")), workers, k).ideal_s(ideal_s),
         |_| repeat(reps, || rayon(batch, pool)),
     )?;
     let rayon_x = s.last().and_then(|m| m.speedup).unwrap_or_default();
@@ -237,7 +214,7 @@ fn sweep_one(
 
     let got = s.measure(
         Variant::new(
-            format!("thread::scope, {}", crate::count(workers, "chunk")),
+            format!("thread::scope, {}", count(workers, "chunk")),
             workers,
             k,
         )
@@ -324,125 +301,24 @@ fn summarise(rows: &mut [SweepRow]) {
     }
 }
 
-/// The interplay of OpenBLAS's threads and ours on one batch.
-fn blas_threads(s: &mut Section, args: &Args, pool: &rayon::ThreadPool, size: Size) -> Result<()> {
-    let c = &args.common;
-    let cores = shared::system::cores();
-    let ours = pool.current_num_threads();
-    let Size { k, m, n, .. } = size;
-    let batch = matrix_batch(c.seed, k, m, n);
-    let batch = batch.view();
-
-    s.workload(&format!(
-        "({k}, {m}, {n}): OpenBLAS's threads (set with openblas_set_num_threads) and ours"
-    ));
-    let expected = {
-        let _g = openblas::Threads::set(1);
-        s.measure(Variant::serial(k), |_| serial(batch))?
-    };
-    let serial_s = s.baseline_s().unwrap_or_default();
-
-    // OpenBLAS at 1 thread first: once its helpers have worked they spin for a while, which
-    // would be charged to whatever ran next.
-    let mut speedups = Vec::new();
-    let combos = [
-        ("rayon", ours, 1),
-        ("serial, OpenBLAS", 1, cores),
-        ("rayon", ours, cores),
-    ];
-    for (what, outer, inner) in combos {
-        let _g = openblas::Threads::set(inner);
-        let threads = outer * inner;
-        let name = if outer == 1 {
-            format!("{what} {} inside", crate::count(inner, "thread"))
-        } else {
-            format!("{what} {outer} x OpenBLAS {inner} = {threads} threads")
-        };
-        let v =
-            Variant::new(&name, threads, k).ideal_s(ideal::cpu_bound(serial_s, threads, k * inner));
-        let got = s.measure(v, |ctx| {
-            ctx.set("blas_threads", openblas::threads());
-            if outer == 1 {
-                serial(batch)
-            } else {
-                rayon(batch, pool)
-            }
-        })?;
-        speedups.push(s.last().and_then(|m| m.speedup).unwrap_or_default());
-        let diff = max_rel_diff(&got, &expected);
-        s.check(
-            &format!("{name}: same singular values"),
-            diff <= REL_TOL,
-            format!("max rel. diff {diff:.1e}"),
-        );
-    }
-
-    let (outer, lib, both) = (speedups[0], speedups[1], speedups[2]);
-    let compared = match both / outer.max(f64::MIN_POSITIVE) {
-        r if r < 0.95 => "slower than ours alone",
-        r if r > 1.05 => "faster than ours alone: a noisy run? try again",
-        _ => "no better than ours alone",
-    };
-    say!();
-    say!("  OpenBLAS's threads alone: {lib:.2}x. Ours alone (OpenBLAS at 1): {outer:.2}x.");
-    say!(
-        "  Both at once: {both:.2}x, {} threads asking for {cores} cores: {compared}.",
-        ours * cores
-    );
-    explain_oversubscription(ours, cores);
-    // The library's helpers have just worked: let them go idle before anything else is timed.
-    openblas::settle();
-    say!("  The rule: one level of parallelism. Many independent matrices: parallelise outside");
-    say!("  and hold the library at 1 thread (openblas_set_num_threads(1) here; in Python");
-    say!("  OPENBLAS_NUM_THREADS=1 before NumPy loads, or threadpoolctl). One large matrix: call");
-    say!("  it serially and let the library use the cores. Never threads x threads > cores.");
-    Ok(())
-}
-
-/// Why threads inside the library plus threads outside it do not add up.
-fn explain_oversubscription(ours: usize, cores: usize) {
-    say!("  Why: each of our {ours} threads asks OpenBLAS for {cores} threads at once.");
-    if openblas::threading_model() == "pthreads" {
-        say!(
-            "  This pthreads build has one pool of {} helper thread(s) for the whole process,",
-            cores.saturating_sub(1)
-        );
-        say!("  and its multi-threaded level-3 calls take one process-wide lock (level3_lock in");
-        say!(
-            "  driver/level3/level3_thread.c). So the threaded parts of concurrent SVDs queue for"
-        );
-        say!("  the same helpers and the same lock, and a thread waiting for a helper spins");
-        say!("  (sched_yield) instead of sleeping, taking CPU time from the threads doing work.");
-    } else {
-        say!(
-            "  Each call starts its own team of threads, so {ours} calls run {} threads on",
-            ours * cores
-        );
-        say!("  {cores} cores, and the operating system time-slices them.");
-    }
-    say!("  The hand-offs buy nothing when every core already has a whole SVD of its own.");
-    say!("  Inside one SVD the library's threads help only the level-3 parts (the QR, half of");
-    say!("  the reduction to bidiagonal form); the rest of dgesdd is level-2 work bound by");
-    say!("  memory, where extra threads add little.");
-}
-
-/// The section.
+/// The sweep: each size serially, with rayon and with scoped threads, then where parallel
+/// started paying.
 pub fn run(args: &Args) -> Result<()> {
-    crate::openblas::settle_after_load();
+    linalg::settle_after_load();
     let c = &args.common;
     let workers = c.workers_or(shared::system::cores());
-    let mut s = Section::new("examples-simd", "svd_batch", c);
-    s.title("seed 002 Exercise: SVD of an array of matrices / 004 C extensions' own threads");
+    let mut s = Bench::new("examples-simd", "svd_batch", c);
+    s.title("seed 002 Exercise: SVD of an array of matrices, when does parallel pay off");
     say!(
         "  LAPACK: {} (kernels for {}, {} threading, {} threads by default)",
-        openblas::config(),
-        openblas::core_name(),
-        openblas::threading_model(),
-        openblas::threads(),
+        linalg::config(),
+        linalg::core_name(),
+        linalg::threading_model(),
+        linalg::threads(),
     );
     say!("  Singular values only: dgesdd with JOBZ='N', as np.linalg.svd(a, compute_uv=False).");
     #[cfg(target_arch = "x86_64")]
-    if openblas::core_name() == "Prescott" && std::arch::is_x86_feature_detected!("avx2") {
+    if linalg::core_name() == "Prescott" && std::arch::is_x86_feature_detected!("avx2") {
         say!("  Note: this OpenBLAS does not know this CPU and fell back to its generic SSE3");
         say!(
             "  kernels; OPENBLAS_CORETYPE=Haswell (or SkylakeX) in the environment picks faster ones."
@@ -451,62 +327,29 @@ pub fn run(args: &Args) -> Result<()> {
 
     crate::with_pool(workers, |pool| -> Result<()> {
         // Our threads only: one OpenBLAS thread inside each SVD, for the whole sweep.
+        let _one = linalg::Threads::set(1);
+        say!(
+            "  OpenBLAS held at {} thread for the sweep (openblas_set_num_threads).",
+            linalg::threads()
+        );
         let mut rows = Vec::new();
-        {
-            let _one = openblas::Threads::set(1);
-            say!(
-                "  OpenBLAS held at {} thread for the sweep (openblas_set_num_threads).",
-                openblas::threads()
-            );
-            for size in c.size(&SWEEP[..], &QUICK_SWEEP[..]) {
-                rows.push(sweep_one(&mut s, args, pool, *size)?);
-            }
+        for size in c.size(&SWEEP[..], &QUICK_SWEEP[..]) {
+            rows.push(sweep_one(&mut s, c, pool, *size)?);
         }
         summarise(&mut rows);
-        let big = *c
-            .size(&SWEEP[..], &QUICK_SWEEP[..])
-            .last()
-            .context("the sweep has sizes")?;
-        blas_threads(&mut s, args, pool, big)
+        Ok(())
     })?
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use ndarray::{Array3, array};
     use ndarray_linalg::{Eigh, UPLO};
 
     use super::*;
 
-    /// Tests run in parallel threads; the one that changes OpenBLAS's thread count must not
-    /// overlap the others' BLAS calls.
-    static BLAS: Mutex<()> = Mutex::new(());
-
-    fn blas() -> std::sync::MutexGuard<'static, ()> {
-        BLAS.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    #[test]
-    fn a_diagonal_matrix_has_its_absolute_diagonal_as_singular_values() {
-        let _b = blas();
-        let a = array![
-            [3.0, 0.0, 0.0],
-            [0.0, -5.0, 0.0],
-            [0.0, 0.0, 0.5],
-            [0.0, 0.0, 0.0]
-        ];
-        let s = singular_values(a.view()).unwrap();
-        assert_eq!(s.len(), 3);
-        for (got, want) in s.iter().zip([5.0, 3.0, 0.5]) {
-            assert!((got - want).abs() < 1e-14, "{s}");
-        }
-    }
-
     #[test]
     fn singular_values_are_the_square_roots_of_the_eigenvalues_of_ata() {
-        let _b = blas();
         let batch = matrix_batch(7, 1, 6, 4);
         let a = batch.index_axis(Axis(0), 0);
         let s = singular_values(a).unwrap();
@@ -523,7 +366,6 @@ mod tests {
 
     #[test]
     fn every_variant_equals_serial() {
-        let _b = blas();
         let batch = matrix_batch(3, 7, 30, 5);
         let expected = serial(batch.view()).unwrap();
         assert_eq!(expected.dim(), (7, 5));
@@ -555,28 +397,8 @@ mod tests {
 
     #[test]
     fn an_empty_batch_gives_an_empty_result() {
-        let _b = blas();
         let empty = Array3::<f64>::zeros((0, 4, 3));
         assert_eq!(serial(empty.view()).unwrap().dim(), (0, 3));
         assert_eq!(scoped_chunks(empty.view(), 2).unwrap().dim(), (0, 3));
-    }
-
-    #[test]
-    fn openblas_thread_count_is_set_through_its_api_and_restored() {
-        let _b = blas();
-        let before = openblas::threads();
-        {
-            let _g = openblas::Threads::set(1);
-            assert_eq!(openblas::threads(), 1);
-            let _h = openblas::Threads::set(2);
-            assert_eq!(openblas::threads(), 2);
-        }
-        assert_eq!(openblas::threads(), before);
-        assert!(
-            openblas::config().contains("OpenBLAS"),
-            "{}",
-            openblas::config()
-        );
-        assert_ne!(openblas::threading_model(), "unknown");
     }
 }

@@ -1,22 +1,14 @@
 //! The command line: sections, and the flags every section understands.
 
-use clap::{Parser, ValueEnum};
+use clap::ValueEnum;
 use shared::{CommonArgs, HttpArgs, OutArgs};
 
-/// Threads in Rust, measured beside five Python tutorials on concurrency and parallelism.
-///
-/// Runs every section in order, or the one named. Add `--release` to `cargo run` for
-/// meaningful timings.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "examples-threads", version)]
-pub struct Cli {
-    /// The section to run (default: all, in this order).
-    #[arg(value_enum)]
-    pub section: Option<Section>,
+/// What `--help` says this binary is (the first paragraph is the `-h` summary).
+pub const ABOUT: &str = "Threads in Rust, measured beside five Python tutorials on concurrency \
+    and parallelism.\n\nRuns every section in order, or the one named.";
 
-    #[command(flatten)]
-    pub args: Args,
-}
+/// The command line: the section to run (default: all, in order) and [`Args`].
+pub type Cli = shared::cli::Cli<Section, Args>;
 
 /// Everything a section may look at.
 #[derive(clap::Args, Debug, Clone, PartialEq, Default)]
@@ -27,6 +19,12 @@ pub struct Args {
     pub http: HttpArgs,
     #[command(flatten)]
     pub out: OutArgs,
+}
+
+impl AsRef<CommonArgs> for Args {
+    fn as_ref(&self) -> &CommonArgs {
+        &self.common
+    }
 }
 
 /// The sections, in running order, each with the tutorial section it mirrors.

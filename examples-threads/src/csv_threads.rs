@@ -32,7 +32,7 @@ use csv::{ByteRecord, ReaderBuilder};
 use shared::measure::ideal;
 use shared::system::mib;
 use shared::workloads::csv_file;
-use shared::{Section, Variant};
+use shared::{Bench, Variant};
 
 use crate::cli::Args;
 use crate::gil::{Interpreter, Mode};
@@ -197,7 +197,7 @@ fn reads(
 
 /// Checks every read of a variant and turns the first error into the section's error.
 fn verify(
-    s: &Section,
+    s: &Bench,
     variant: &str,
     results: Vec<anyhow::Result<Tally>>,
     rows: u64,
@@ -216,10 +216,11 @@ fn verify(
     Ok(())
 }
 
-/// The section.
+/// A CSV written to a temporary file, then read three times serially and on three threads:
+/// the bytes alone, parsed by the csv crate, and parsed like pandas under the GIL analogue.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "csv_threads", c);
+    let mut s = Bench::new("examples-threads", "csv_threads", c);
     s.title("seed 001 I/O speed-up using Threads (a 10M-row CSV read 3 times)");
 
     let rows = c.size(csv_file::ROWS, 200_000);

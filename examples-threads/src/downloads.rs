@@ -28,12 +28,12 @@ use anyhow::{Context, ensure};
 use reqwest::blocking::Client;
 use shared::executor::ThreadPoolExecutor;
 use shared::measure::ideal;
+use shared::server::blocking_client;
 use shared::system::mib;
 use shared::workloads::web;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
-use crate::wiki::{client, server_or_site};
 
 /// A download that takes longer than this is an error, not a hang (the tutorial sets none).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,7 +65,8 @@ pub fn serial(client: &Client, urls: &[String]) -> anyhow::Result<Vec<Vec<u8>>> 
 /// result read (and so every failure seen). Bodies in input order.
 pub fn threaded(client: &Client, urls: &[String], workers: usize) -> anyhow::Result<Vec<Vec<u8>>> {
     let pool = ThreadPoolExecutor::new(workers);
-    // Each call gets its own handle to the client's shared connection pool.
+    // The pool's threads outlive this borrow, so the calls own a handle to the client (one
+    // shared pool of keep-alive connections); each thread waits for its own response.
     let client = client.clone();
     // New: the same downloads, through the pool's map.
     pool.map(move |url: String| download(&client, &url), urls.to_vec())
@@ -89,36 +90,25 @@ fn matching(bodies: &[Vec<u8>], expected: &[u8]) -> usize {
     bodies.iter().filter(|b| b.as_slice() == expected).count()
 }
 
-/// The section.
+/// The same downloads serially and on a pool of threads, every body checked.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "downloads", c);
+    let mut s = Bench::new("examples-threads", "downloads", c);
     s.title("seed 003 Example: Downloading Files (one image 20 times, serial vs 4 threads)");
 
-    let (server, base) = server_or_site(&args.http)?;
+    let site = args.http.site()?;
     let downloads = c.size(web::IMAGE_DOWNLOADS, 8);
-    let urls = vec![web::image_url(&base); downloads];
+    let urls = vec![web::image_url(site.base_url()); downloads];
     let workers = c.workers_or(4);
-    let client = client(TIMEOUT)?;
-    say!(
-        "  {downloads} x {} from {}",
-        urls[0],
-        if server.is_some() {
-            format!(
-                "the embedded server ({} ms per response)",
-                args.http.latency_ms
-            )
-        } else {
-            "a real site".to_owned()
-        }
-    );
+    let client = blocking_client(TIMEOUT)?;
+    say!("  {downloads} x {} from {}", urls[0], site.describe());
 
     s.workload("downloading one image again and again");
     let bodies = s.measure(Variant::serial(downloads), |ctx| {
         with_mib(ctx, serial(&client, &urls))
     })?;
     // The embedded server's image is known; a real site's must at least be the same each time.
-    let expected: Vec<u8> = match (&server, bodies.first()) {
+    let expected: Vec<u8> = match (site.latency(), bodies.first()) {
         (Some(_), _) => web::image_body().to_vec(),
         (None, Some(first)) => first.clone(),
         (None, None) => Vec::new(),
@@ -130,10 +120,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         format!("{total_mib:.1} MiB"),
     );
 
-    let round_s = if server.is_some() {
-        Duration::from_millis(args.http.latency_ms).as_secs_f64()
-    } else {
-        s.baseline_s().unwrap_or_default() / downloads as f64
+    let round_s = match site.latency() {
+        Some(latency) => latency.as_secs_f64(),
+        None => s.baseline_s().unwrap_or_default() / downloads as f64,
     };
     let v = Variant::new(
         format!("{workers} threads (executor.map)"),
@@ -147,7 +136,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         matching(&bodies, &expected) == downloads,
         "",
     );
-    drop(server);
+    drop(site);
 
     say!();
     say!("  Waiting overlaps: 4 threads wait for 4 responses at once. A real link's bandwidth is");
@@ -164,7 +153,7 @@ mod tests {
     #[test]
     fn every_download_is_the_servers_image_serially_and_threaded() {
         let server = Server::start_with_latency(Duration::from_millis(1)).unwrap();
-        let client = client(TIMEOUT).unwrap();
+        let client = blocking_client(TIMEOUT).unwrap();
         let urls = vec![web::image_url(&server.base_url()); 6];
         let bodies = serial(&client, &urls).unwrap();
         assert_eq!(matching(&bodies, web::image_body()), 6);
@@ -176,7 +165,7 @@ mod tests {
     #[test]
     fn failures_are_errors_that_say_what_happened() {
         let server = Server::start_with_latency(Duration::from_millis(1)).unwrap();
-        let client = client(TIMEOUT).unwrap();
+        let client = blocking_client(TIMEOUT).unwrap();
         let missing = format!("{}/wiki/Nope", server.base_url());
         let err = format!("{:#}", download(&client, &missing).unwrap_err());
         assert!(err.contains("404"), "{err}");

@@ -1,32 +1,27 @@
 //! # Executors: joblib, concurrent.futures, multiprocessing.pool and threading, in Rust
 //!
-//! Mirrors seed 000 "Concurrency & Parallelism": "Examples" (`compute_x`), "Joblib"
-//! (`Parallel(n_jobs=4)`, the loky and threading backends), "Concurrent Futures" (`submit`,
-//! `map`, `functools.partial`, `as_completed`), "Multiprocessing" (`ThreadPool.map`) and
-//! "Threading Library" (`threading.Thread(...).start()`); and seed 002 "Concurrency and
-//! parallelism", section "`concurrent.futures`" (`Executor.submit`/`map`/`shutdown`,
-//! `Future`, `as_completed`).
+//! Mirrors seed 000 "Concurrency & Parallelism": "Examples" (`compute_x`), "Joblib",
+//! "Concurrent Futures" (`submit`, `map`, `functools.partial`, `as_completed`),
+//! "Multiprocessing" (`ThreadPool.map`) and "Threading Library"; and seed 002, section
+//! "`concurrent.futures`" (`Executor.submit`/`map`/`shutdown`, `as_completed`).
 //!
 //! The lesson: every Python pool API has a direct Rust counterpart, and all of them run
-//! `compute_x` (a 0.8 s sleep) in `ceil(10 / workers)` waves, as any pool of threads does
-//! with waiting work. joblib's default backend (loky) uses worker processes and its
-//! "threading" backend uses threads, because in Python only processes escape the GIL for CPU
-//! work; a Rust thread has no GIL to escape, so both are plain threads here (processes are
-//! in `examples-processes`). The seed 000 `ProcessPoolExecutor` calls are mirrored with
-//! threads for the same reason.
+//! `compute_x` (a 0.8 s sleep) in `ceil(10 / workers)` waves, as any pool of threads does with
+//! waiting work. In Python only processes escape the GIL for CPU work, hence joblib's default
+//! (loky) backend and the `ProcessPoolExecutor` calls; a Rust thread has no GIL to escape, so
+//! they are plain threads here (processes are in `examples-processes`). The pool itself,
+//! `ThreadPoolExecutor` with its `Future`s, is a lesson of its own: `shared/src/executor.rs`.
 //!
-//! Run: `cargo run --release -p examples-threads -- executors` (`--workers N` resizes the
-//! pools; `--scale 0.1` shortens the sleeps; `--verbose` prints each result as it arrives).
+//! Run: `cargo run --release -p examples-threads -- executors` (`--workers N`, `--scale 0.1`;
+//! `--verbose` prints each result as it arrives).
 //!
-//! Output: serial 8 s; joblib, `submit` + `as_completed`, `map` and the `partial` map each
-//! 2.4 s (3 waves of 4); `ThreadPool(2).map` 4.8 s, not 4.0 s, because `Pool.map` sends the
-//! calls in chunks of 2; one thread per call 0.8 s; `shutdown` without cancelling runs all
-//! ten, with `cancel_futures` only the four already running.
+//! Output: serial 8 s; joblib, `submit` + `as_completed`, `map` and `partial` 2.4 s each (3
+//! waves of 4); `ThreadPool(2).map` 4.8 s, not 4.0 s, as `Pool.map` sends chunks of 2; a
+//! thread per call 0.8 s; `shutdown` runs all ten, with `cancel_futures` only the four running.
 //!
-//! The tutorial's first `ProcessPoolExecutor` example builds `futures = []` but never
-//! appends the submitted futures to it, so `as_completed(futures)` yields nothing and its
-//! `result` is an empty list, although the `with` block still waits for all ten calls. The
-//! variant "submit as the tutorial wrote it" runs exactly that and shows the empty result.
+//! The tutorial's first `ProcessPoolExecutor` example never appends the submitted futures to
+//! its `futures` list, so `as_completed(futures)` yields nothing (the `with` block still waits
+//! for all ten calls): the variant "submit as the tutorial wrote it" shows that empty result.
 
 use std::sync::Arc;
 
@@ -36,12 +31,9 @@ use rayon::prelude::*;
 use shared::executor::{Future, FutureError, ThreadPoolExecutor, as_completed};
 use shared::measure::ideal;
 use shared::workloads::compute_x::{self, compute_x};
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
-
-/// What `compute_x` returns: `(x, y)`.
-pub type Pair = (u64, u64);
 
 /// joblib's `Parallel(n_jobs)(delayed(f)(x) for x in inputs)`: results in input order.
 ///
@@ -76,6 +68,7 @@ pub fn submit_as_completed<T: Clone + Send + 'static>(
     let futures: Vec<Future<T>> = inputs
         .iter()
         .map(|&x| {
+            // Queued at once; the pool's threads share the one `f` (an Arc) as they take calls.
             let f = f.clone();
             pool.submit(move || f(x))
         })
@@ -106,6 +99,17 @@ pub fn submit_as_the_tutorial_wrote_it<T: Clone + Send + 'static>(
         .collect();
     drop(pool);
     result
+}
+
+/// `ThreadPoolExecutor(workers).map(f, inputs)`, the results collected in input order.
+pub fn executor_map<T: Send + 'static>(
+    workers: usize,
+    inputs: &[u64],
+    f: impl Fn(u64) -> T + Send + Sync + 'static,
+) -> Result<Vec<T>, FutureError> {
+    ThreadPoolExecutor::new(workers)
+        .map(f, inputs.to_vec())
+        .collect()
 }
 
 /// multiprocessing's default `chunksize` for `Pool.map`: `ceil(len / (4 * workers))`.
@@ -153,21 +157,17 @@ pub fn spawn_and_join<T: Send + 'static>(
                 .spawn(move || f(x))
         })
         .collect();
-    let mut results = Vec::with_capacity(inputs.len());
-    let mut failure = None;
-    for handle in handles {
-        match handle {
-            Ok(h) => match h.join() {
-                Ok(value) => results.push(value),
-                Err(_) => failure = Some(anyhow::anyhow!("a thread panicked")),
-            },
-            Err(e) => failure = Some(anyhow::anyhow!("the OS refused to start a thread: {e}")),
-        }
-    }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(results),
-    }
+    // Every thread is joined before the first failure is reported, so none is left running.
+    let joined: Vec<anyhow::Result<T>> = handles
+        .into_iter()
+        .map(|handle| {
+            handle
+                .context("the OS refused to start a thread")?
+                .join()
+                .map_err(|_| anyhow::anyhow!("a thread panicked"))
+        })
+        .collect();
+    joined.into_iter().collect()
 }
 
 /// Submitted calls whose start is reported, so a shutdown can be placed while some run and
@@ -191,6 +191,8 @@ pub fn submit_tracked<T: Send + 'static>(
     let futures = inputs
         .iter()
         .map(|&x| {
+            // Each call says it has started before it works, so the caller can shut the pool
+            // down at a known moment: `workers` calls running, the rest still queued.
             let (f, tx) = (f.clone(), tx.clone());
             pool.submit(move || {
                 let _ = tx.send(x);
@@ -207,7 +209,7 @@ pub fn submit_tracked<T: Send + 'static>(
 }
 
 /// Which calls ran and which were cancelled after a shutdown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// Finished with a result.
     pub ran: Vec<u64>,
@@ -235,23 +237,14 @@ impl ShutdownReport {
 impl<T> Tracked<T> {
     /// Waits until `n` calls have started.
     pub fn wait_started(&mut self, n: usize) {
-        while self.seen.len() < n {
-            match self.started.recv() {
-                Ok(x) => self.seen.push(x),
-                // Every sender is gone: nothing else can start.
-                Err(_) => return,
-            }
-        }
+        // The iterator ends early only if every sender is gone: nothing else can start.
+        let more = n.saturating_sub(self.seen.len());
+        self.seen.extend(self.started.iter().take(more));
     }
 
     /// Waits for every call's outcome and sorts them into ran / cancelled / failed.
     pub fn report(mut self) -> ShutdownReport {
-        let mut report = ShutdownReport {
-            ran: Vec::new(),
-            cancelled: Vec::new(),
-            failed: Vec::new(),
-            started: Vec::new(),
-        };
+        let mut report = ShutdownReport::default();
         for (x, future) in self.inputs.iter().zip(self.futures) {
             match future.into_result() {
                 Ok(_) => report.ran.push(*x),
@@ -265,15 +258,14 @@ impl<T> Tracked<T> {
     }
 }
 
-/// The section.
+/// `compute_x` over 1..=10 through every pool API of the tutorials, serial first.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "executors", c);
+    let mut s = Bench::new("examples-threads", "executors", c);
     s.title(
         "seed 000 joblib / concurrent.futures / multiprocessing / threading; 002 concurrent.futures",
     );
-    // Tutorial seconds times --scale, and 20 times shorter again under --quick.
-    let scale = c.scale * c.size(1.0, 0.05);
+    let scale = c.tutorial_second();
     let task_s = compute_x::SLEEP_S * scale;
     let inputs = compute_x::inputs();
     let n = inputs.len();
@@ -292,7 +284,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
 
     s.workload("compute_x over 1..=10");
-    let expected: Vec<Pair> = s.measure(Variant::serial(n), |_| {
+    let expected: Vec<_> = s.measure(Variant::serial(n), |_| {
         inputs.iter().map(|&x| call(x)).collect()
     });
 
@@ -300,10 +292,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let v = Variant::new(format!("joblib Parallel(n_jobs={workers})"), workers, n).ideal_s(waves);
     let got = s.measure(v, |_| parallel(workers, &inputs, call))?;
     s.check("Parallel: results in input order", got == expected, "");
-    say!(
-        "    (joblib's default backend, loky, would use worker processes and backend=\"threading\""
-    );
-    say!("    threads; Rust threads have no GIL to escape, so one thread pool serves both)");
+    say!("    (loky uses processes, \"threading\" threads: one Rust pool serves both)");
 
     // concurrent.futures: one handle per call, collected as they finish.
     let v = Variant::new("submit + as_completed", workers, n).ideal_s(waves);
@@ -334,31 +323,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
 
     let v = Variant::new("executor.map", workers, n).ideal_s(waves);
-    let got = s.measure(v, |_| {
-        let pool = ThreadPoolExecutor::new(workers);
-        pool.map(call, inputs.clone())
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+    let got = s.measure(v, |_| executor_map(workers, &inputs, call))?;
     s.check("map: results in input order", got == expected, "");
 
     // New: functools.partial(compute_x, y=3) is a closure that binds y.
     let partial = move |x: u64| compute_x(x, compute_x::PARTIAL_Y, scale);
     let v = Variant::new("map(partial(compute_x, y=3))", workers, n).ideal_s(waves);
-    let got = s.measure(v, |_| {
-        let pool = ThreadPoolExecutor::new(workers);
-        pool.map(partial, inputs.clone())
-            .collect::<Result<Vec<_>, _>>()
-    })?;
-    let with_y3: Vec<Pair> = inputs.iter().map(|&x| (x, compute_x::PARTIAL_Y)).collect();
+    let got = s.measure(v, |_| executor_map(workers, &inputs, partial))?;
+    let with_y3: Vec<_> = inputs.iter().map(|&x| (x, compute_x::PARTIAL_Y)).collect();
     s.check("partial: every y is 3, in input order", got == with_y3, "");
 
     // shutdown(wait=True, cancel_futures=...) while the first wave runs and the rest queue.
-    for cancel_futures in [false, true] {
-        let (name, ideal_s) = if cancel_futures {
-            ("shutdown(cancel_futures=True)", task_s)
-        } else {
-            ("shutdown(wait=True)", waves)
-        };
+    for (name, cancel_futures, ideal_s) in [
+        ("shutdown(wait=True)", false, waves),
+        ("shutdown(cancel_futures=True)", true, task_s),
+    ] {
         let v = Variant::new(name, workers, n).ideal_s(ideal_s);
         let report = s.measure(v, |_| {
             let mut pool = ThreadPoolExecutor::new(workers);
@@ -372,14 +351,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             report.ran,
             report.cancelled
         );
+        let ok = report.is_consistent(&inputs) && report.failed.is_empty();
+        let detail = (!ok).then(|| format!("{report:?}"));
         s.check(
             &format!("{name}: every call ran or was cancelled, and no cancelled call started"),
-            report.is_consistent(&inputs) && report.failed.is_empty(),
-            if report.failed.is_empty() && report.is_consistent(&inputs) {
-                String::new()
-            } else {
-                format!("{report:?}")
-            },
+            ok,
+            detail.unwrap_or_default(),
         );
         if !cancel_futures {
             s.check(
@@ -417,9 +394,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     say!();
     say!("  Every pool runs waiting work in waves of its size; with no GIL, the same pools would");
-    say!(
-        "  run CPU work in parallel too (see the gil section), so Rust needs no process pool for it."
-    );
+    say!("  run CPU work in parallel too (see `gil`): Rust needs no process pool for it.");
     Ok(())
 }
 
@@ -427,33 +402,53 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 mod tests {
     use std::time::Duration;
 
+    use parking_lot::{Condvar, Mutex};
+
     use super::*;
 
-    /// Later inputs finish first, so completion order differs from input order.
-    fn reversed_sleep(x: u64) -> u64 {
-        std::thread::sleep(Duration::from_millis(3 * (8 - x)));
-        x * 10
+    const N: u64 = 8;
+
+    /// `f(x)` for `x` in `1..=N` returns `10 x`, but only after `f(x + 1)` has returned: the
+    /// calls end in exactly the reverse of input order, forced by a condition variable, not by
+    /// sleeps. All `N` calls must be in flight at once (a pool of `N`); a call that waits 10 s
+    /// in vain panics instead of hanging the test.
+    fn reverse_finisher() -> impl Fn(u64) -> u64 + Send + Sync + 'static {
+        let turn = Arc::new((Mutex::new(N + 1), Condvar::new()));
+        move |x| {
+            let (last_returned, cv) = &*turn;
+            let mut last = last_returned.lock();
+            while *last != x + 1 {
+                let waited = cv.wait_for(&mut last, Duration::from_secs(10));
+                assert!(!waited.timed_out(), "call {x} never saw call {} end", x + 1);
+            }
+            *last = x;
+            cv.notify_all();
+            x * 10
+        }
     }
 
     #[test]
-    fn parallel_and_map_keep_input_order() {
-        let inputs: Vec<u64> = (1..=8).collect();
+    fn every_map_keeps_input_order_though_the_calls_end_in_reverse() {
+        let inputs: Vec<u64> = (1..=N).collect();
         let expected: Vec<u64> = inputs.iter().map(|x| x * 10).collect();
-        assert_eq!(parallel(4, &inputs, reversed_sleep).unwrap(), expected);
-        assert_eq!(
-            thread_pool_map(3, &inputs, reversed_sleep).unwrap(),
-            expected
-        );
-        assert_eq!(spawn_and_join(&inputs, reversed_sleep).unwrap(), expected);
+        let n = N as usize;
+        assert_eq!(parallel(n, &inputs, reverse_finisher()).unwrap(), expected);
+        let mapped = executor_map(n, &inputs, reverse_finisher()).unwrap();
+        assert_eq!(mapped, expected);
+        // 8 inputs on 8 threads: chunks of 1, so every call is in flight at once.
+        let chunked = thread_pool_map(n, &inputs, reverse_finisher()).unwrap();
+        assert_eq!(chunked, expected);
+        let spawned = spawn_and_join(&inputs, reverse_finisher()).unwrap();
+        assert_eq!(spawned, expected);
     }
 
     #[test]
     fn as_completed_yields_every_call_exactly_once() {
-        let pool = ThreadPoolExecutor::new(3);
-        let inputs: Vec<u64> = (1..=7).collect();
-        let mut got = submit_as_completed(&pool, &inputs, reversed_sleep).unwrap();
+        let pool = ThreadPoolExecutor::new(N as usize);
+        let inputs: Vec<u64> = (1..=N).collect();
+        let mut got = submit_as_completed(&pool, &inputs, reverse_finisher()).unwrap();
         got.sort_unstable();
-        assert_eq!(got, [10, 20, 30, 40, 50, 60, 70]);
+        assert_eq!(got, [10, 20, 30, 40, 50, 60, 70, 80]);
     }
 
     #[test]
@@ -503,8 +498,15 @@ mod tests {
     fn shutdown_without_cancel_runs_every_queued_call() {
         let mut pool = ThreadPoolExecutor::new(2);
         let inputs: Vec<u64> = (1..=6).collect();
-        let mut tracked = submit_tracked(&pool, &inputs, reversed_sleep);
+        // Two calls are held at a gate, so the shutdown lands with four calls still queued.
+        let (gate, held) = crossbeam_channel::bounded::<()>(0);
+        let mut tracked = submit_tracked(&pool, &inputs, move |x| {
+            let _ = held.recv();
+            x
+        });
         tracked.wait_started(2);
+        pool.shutdown(false, false);
+        drop(gate);
         pool.shutdown(true, false);
         let report = tracked.report();
         assert_eq!(report.ran, inputs);

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 use shared::measure::ideal;
 use shared::workloads::service;
-use shared::{Section, Variant};
+use shared::{Bench, Variant};
 
 use crate::cli::Args;
 
@@ -47,7 +47,7 @@ pub enum Mode {
 }
 
 /// A tiny "interpreter": runs CPU work the way CPython runs bytecode, and counts how many
-/// threads are inside it at once (what the tests check).
+/// threads are inside it at once (1 at most under the GIL: the section checks it).
 #[derive(Debug)]
 pub struct Interpreter {
     mode: Mode,
@@ -73,6 +73,8 @@ impl Interpreter {
     /// Enters the interpreter to run "Python" code: under [`Mode::Gil`] this takes the GIL
     /// (waiting for it if another thread holds it). Hand the guard back to [`Self::leave`].
     pub fn enter(&self) -> Option<MutexGuard<'static, ()>> {
+        // This lock is the whole GIL: one process-wide mutex, held by whichever thread runs
+        // interpreter code; any other thread that wants to run some waits here.
         let guard = (self.mode == Mode::Gil).then(|| GIL.lock());
         let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_inside.fetch_max(now, Ordering::SeqCst);
@@ -152,6 +154,8 @@ fn on_threads<T: Send>(threads: usize, tasks: usize, work: impl Fn(usize) -> T +
         let work = &work;
         let handles: Vec<_> = (0..threads)
             .map(|t| {
+                // Thread t takes tasks t, t + threads, ...: the same split for every variant.
+                // Scoped threads may borrow `work` and have all ended when the scope returns.
                 s.spawn(move || {
                     (t..tasks)
                         .step_by(threads)
@@ -175,7 +179,7 @@ fn on_threads<T: Send>(threads: usize, tasks: usize, work: impl Fn(usize) -> T +
 /// Measures `work` serially and on 2 and 4 threads, checks every variant's results equal the
 /// serial ones, and gives each variant the ideal that `ideal_s(threads, serial_s)` states.
 fn compare<T: Send + PartialEq + std::fmt::Debug>(
-    s: &mut Section,
+    s: &mut Bench,
     tasks: usize,
     work: impl Fn(usize) -> T + Sync,
     ideal_s: impl Fn(usize, f64) -> f64,
@@ -194,10 +198,11 @@ fn compare<T: Send + PartialEq + std::fmt::Debug>(
     }
 }
 
-/// The section.
+/// The same work serially and on 2 and 4 threads: CPU work with the GIL and without it, I/O
+/// under it, and a C extension that releases it.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "gil", c);
+    let mut s = Bench::new("examples-threads", "gil", c);
     s.title("seed 000 GIL problem / 001 CPU usage / 004 GIL, with a real global lock");
 
     let tasks = 4;
@@ -230,7 +235,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     // Waiting releases the lock, so waits overlap however many cores there are.
     let io_tasks = 8;
-    let wait = c.sleep_s(c.size(0.25, 0.05));
+    let wait = c.tutorial_sleep(0.25);
     s.workload("I/O under the GIL (time.sleep releases it)");
     compare(
         &mut s,
@@ -247,6 +252,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         tasks,
         |i| with_gil.call_native(|| fft.cpu_step(i, 0)),
         |t, serial| ideal::cpu_bound(serial, t, tasks),
+    );
+    s.check(
+        "the GIL let one thread at a time run \"Python\" code",
+        with_gil.max_inside() == 1,
+        format!("at most {} inside at once", with_gil.max_inside()),
     );
 
     shared::say!();

@@ -1,15 +1,9 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use examples_threads::cli::Cli;
+use examples_threads::cli::{ABOUT, Section};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    cli.args.common.install();
-    shared::cli::run_sections(
-        "examples-threads",
-        cli.section,
-        &cli.args.common,
-        |section| section.run(&cli.args),
-    )
+    shared::cli::main("examples-threads", ABOUT, |section: &Section, args| {
+        section.run(args)
+    })
 }

@@ -17,23 +17,20 @@
 //!
 //! Output: reference counts 1, 2, 1; the racy counter short of its target by a share that
 //! varies from run to run, beside exact `fetch_add`, `Mutex` and local counts; a forced
-//! interleaving that loses exactly one update every time; a cycle that is never freed, and
-//! the `Weak` version that is.
+//! interleaving that loses one update every time; a cycle never freed, its `Weak` fix freed.
 //!
 //! Where the tutorial is misleading: the GIL protects the interpreter's own bookkeeping
-//! (reference counts), not your data. `counter += 1` on Python threads is a read, an add and a
-//! write, and can lose updates exactly like the racy loop here. Its "race" example (two
-//! threads each append 4, giving `[1, 2, 3, 4, 4]`) is no race: both appends were asked for.
-//! Its "premature deallocation" cannot happen in Python either, because the other thread's
-//! reference keeps the list alive. And its "leak" (a list that keeps growing) is a design
-//! bug no language prevents, whereas CPython's cycle collector does free reference cycles,
-//! which Rust's `Rc`/`Arc` never do.
+//! (reference counts), not your data: `counter += 1` on Python threads is a read, an add and a
+//! write, and loses updates like the racy loop here. Its "race" (two threads each append 4,
+//! giving `[1, 2, 3, 4, 4]`) is no race: both appends were asked for. Its "premature
+//! deallocation" cannot happen in Python, where the other thread's reference keeps the list
+//! alive. Its "leak" (a list that keeps growing) is a design bug no language prevents, while
+//! CPython's cycle collector does free reference cycles, which `Rc`/`Arc` never do.
 //!
 //! ## What the compiler refuses
 //!
-//! A value that is not thread-safe cannot cross to another thread: `Rc` counts its
-//! references without atomics, so two threads updating the count could corrupt it (E0277,
-//! `Rc<Vec<i32>>` cannot be sent between threads safely).
+//! An `Rc` counts its references without atomics, so two threads updating the count could
+//! corrupt it: it cannot cross to another thread (E0277, cannot be sent between threads safely).
 //!
 //! ```compile_fail,E0277
 //! use std::rc::Rc;
@@ -43,9 +40,8 @@
 //! std::thread::spawn(move || for_thread.len()).join().unwrap();
 //! ```
 //!
-//! Nor can unsynchronised interior mutability be shared: a `Cell` written by two threads at
-//! once is a data race, so `&Cell` may not go to another thread (E0277, `Cell<u64>` cannot be
-//! shared between threads safely).
+//! Nor can a `Cell` be shared: two threads writing it at once would be a data race (E0277,
+//! `Cell<u64>` cannot be shared between threads safely).
 //!
 //! ```compile_fail,E0277
 //! use std::cell::Cell;
@@ -84,10 +80,11 @@
 //! ```
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Barrier, Weak};
 
+use parking_lot::Mutex;
 use shared::measure::ideal;
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 
@@ -167,7 +164,7 @@ pub fn count(how: Counting, threads: usize, per_thread: u64) -> u64 {
                     Counting::Mutex => {
                         for _ in 0..per_thread {
                             // New: the lock makes read-and-write one step for everyone else.
-                            *locked.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+                            *locked.lock() += 1;
                         }
                     }
                     Counting::Local => {
@@ -182,7 +179,7 @@ pub fn count(how: Counting, threads: usize, per_thread: u64) -> u64 {
             });
         }
     });
-    atomic.into_inner() + locked.into_inner().unwrap_or_else(PoisonError::into_inner)
+    atomic.into_inner() + locked.into_inner()
 }
 
 /// The lost update made certain: two threads both load the counter before either stores
@@ -257,12 +254,12 @@ pub fn cycle(weak_back_pointer: bool) -> CycleOutcome {
     let freed = Arc::new(AtomicUsize::new(0));
     let a = Node::new(&freed);
     let b = Node::new(&freed);
-    *a.next.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&b));
+    *a.next.lock() = Some(Arc::clone(&b));
     if weak_back_pointer {
         // New: the way back does not own `a`, so it does not keep it alive.
-        *b.back.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&a);
+        *b.back.lock() = Arc::downgrade(&a);
     } else {
-        *b.next.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&a));
+        *b.next.lock() = Some(Arc::clone(&a));
     }
     let watch = Arc::downgrade(&a);
     drop((a, b));
@@ -270,7 +267,7 @@ pub fn cycle(weak_back_pointer: bool) -> CycleOutcome {
     let still_alive = watch.upgrade().is_some();
     if let Some(a) = watch.upgrade() {
         // Breaking the cycle: take a's strong pointer to b; b then frees, and with it a.
-        let next = a.next.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let next = a.next.lock().take();
         drop((next, a));
     }
     CycleOutcome {
@@ -280,18 +277,16 @@ pub fn cycle(weak_back_pointer: bool) -> CycleOutcome {
     }
 }
 
-/// The section.
+/// Reference counts, a racy counter beside exact ones, a forced lost update, a leak, its fix.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "races", c);
+    let mut s = Bench::new("examples-threads", "races", c);
     s.title("seed 003 GIL, reference counts, races, leaks; 001 memory management");
 
     let counts = reference_counts()?;
+    let [alone, held, after] = counts;
     say!(
-        "  Arc::strong_count: {} alone, {} while a thread holds a clone, {} after it ends",
-        counts[0],
-        counts[1],
-        counts[2]
+        "  Arc::strong_count: {alone} alone, {held} while a thread holds a clone, {after} after it ends"
     );
     say!("  (sys.getrefcount says 2 for a lone object: its own argument is a reference)");
     s.check(
@@ -343,32 +338,25 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
             (total, attempts)
         });
-        if how == Counting::LoadStore {
-            let lost = target.saturating_sub(total);
-            let again = match attempts {
-                1 => String::new(),
-                n => format!(" (attempt {n}: the threads did not overlap before)"),
-            };
-            say!(
-                "    counted {total} of {target}: {lost} updates lost ({:.2}%){again}{}",
-                100.0 * lost as f64 / target as f64,
-                if lost == 0 {
-                    " - the threads never overlapped; the forced case below always loses"
-                } else {
-                    ""
-                }
-            );
-        } else {
+        if how != Counting::LoadStore {
             s.check(
                 &format!("{name}: exact"),
                 total == target,
-                format!("{total}"),
+                total.to_string(),
             );
+            continue;
         }
+        let lost = target.saturating_sub(total);
+        let note = match (lost, attempts) {
+            (0, _) => " - the threads never overlapped; the forced case below always loses".into(),
+            (_, 1) => String::new(),
+            (_, n) => format!(" (attempt {n}: the threads did not overlap before)"),
+        };
+        let share = 100.0 * lost as f64 / target as f64;
+        say!("    counted {total} of {target}: {lost} updates lost ({share:.2}%){note}");
     }
 
-    let racy = forced_interleaving(false);
-    let atomic = forced_interleaving(true);
+    let (racy, atomic) = (forced_interleaving(false), forced_interleaving(true));
     say!();
     say!(
         "  forced interleaving (both threads load before either stores): 2 increments give {racy}"
@@ -381,8 +369,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
     s.check("fetch_add loses none", atomic == 2, format!("{atomic}"));
 
-    let leaked = cycle(false);
-    let fixed = cycle(true);
+    let (leaked, fixed) = (cycle(false), cycle(true));
     say!();
     say!(
         "  a -> b -> a with Arc: {} of 2 freed, still reachable: {} (a leak; broken by hand, {} freed)",
@@ -406,9 +393,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         format!("{fixed:?}"),
     );
     say!();
-    say!(
-        "  Refused at compile time (doctests in src/races.rs, `cargo test -p examples-threads --doc`):"
-    );
+    say!("  Refused at compile time (the doctests in src/races.rs, run by `cargo test --doc`):");
     say!("  an Rc or a Cell shared across threads (E0277), a thread borrowing a local (E0373).");
     Ok(())
 }

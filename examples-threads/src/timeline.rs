@@ -28,7 +28,7 @@ use rand::Rng;
 use shared::spans::{Span, Spans};
 use shared::timeline::{Panel, text, write_svg};
 use shared::workloads::{rng, sleep_scaled};
-use shared::{Section, Variant, say};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 
@@ -106,10 +106,10 @@ pub fn lanes(spans: &[Span]) -> Vec<&str> {
     lanes
 }
 
-/// The section.
+/// Both threads' sleeps on one thread, then on two, recorded as spans and drawn.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "timeline", c);
+    let mut s = Bench::new("examples-threads", "timeline", c);
     s.title("seed 003 thread activity with context switches (2 threads, 10-50 ms sleeps)");
     let lists = [sleeps_s(c.seed, 1), sleeps_s(c.seed, 2)];
     let sums: Vec<f64> = lists

@@ -24,37 +24,14 @@ use anyhow::Context;
 use reqwest::blocking::Client;
 use shared::executor::{ThreadPoolExecutor, as_completed};
 use shared::measure::ideal;
-use shared::server::{Server, unreachable_url};
-use shared::workloads::web;
-use shared::{HttpArgs, Section, Variant, say};
+use shared::server::{blocking_client, unreachable_url};
+use shared::workloads::web::{self, PageStatus};
+use shared::{Bench, Variant, say};
 
 use crate::cli::Args;
 
 /// The tutorial's `timeout=10`.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The embedded server (with `--latency-ms`) and its URL, or no server and the `--base-url`
-/// site. The server stops, and its thread is joined, when the returned value is dropped.
-pub fn server_or_site(http: &HttpArgs) -> anyhow::Result<(Option<Server>, String)> {
-    Ok(match &http.base_url {
-        Some(url) => (None, url.clone()),
-        None => {
-            let server = Server::start_with_latency(Duration::from_millis(http.latency_ms))?;
-            let base = server.base_url();
-            (Some(server), base)
-        }
-    })
-}
-
-/// A blocking HTTP client that gives up after `timeout` (connect and response together).
-pub fn client(timeout: Duration) -> anyhow::Result<Client> {
-    Client::builder()
-        .timeout(timeout)
-        .build()
-        .context("cannot build the HTTP client")
-}
-
-pub use web::PageStatus;
 
 /// `get_wiki_page_existence`: 200 is `exists`, 404 `does not exist`, and anything else,
 /// including no answer at all, `unknown`.
@@ -76,7 +53,9 @@ pub fn pooled(client: &Client, urls: &[String], workers: usize) -> anyhow::Resul
     let futures: Vec<_> = urls
         .iter()
         .map(|url| {
-            // A Client is a handle to one shared connection pool: cloning it is cheap.
+            // A pool thread may run the check after this loop has moved on, so the task owns
+            // its URL and its client (a handle to one shared connection pool: a cheap clone).
+            // While one thread waits for its response, the other sends the next request.
             let (client, url) = (client.clone(), url.clone());
             // New: the check is handed to the pool instead of run in place.
             pool.submit(move || page_existence(&client, &url))
@@ -88,26 +67,17 @@ pub fn pooled(client: &Client, urls: &[String], workers: usize) -> anyhow::Resul
         .context("a page check did not finish")
 }
 
-/// The section.
+/// Four page checks serially, then on a pool with `as_completed`, and one refused connection.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let c = &args.common;
-    let mut s = Section::new("examples-threads", "wiki", c);
+    let mut s = Bench::new("examples-threads", "wiki", c);
     s.title("seed 000 I/O-bound job: wiki page existence, ThreadPoolExecutor(2) + as_completed");
 
-    let latency = Duration::from_millis(args.http.latency_ms);
-    let (server, base) = server_or_site(&args.http)?;
-    let urls = web::wiki_urls(&base);
-    let client = client(TIMEOUT)?;
+    let site = args.http.site()?;
+    let urls = web::wiki_urls(site.base_url());
+    let client = blocking_client(TIMEOUT)?;
     let workers = c.workers_or(2);
-    say!(
-        "  {} (timeout {} s)",
-        if server.is_some() {
-            format!("embedded server, {} ms per response", latency.as_millis())
-        } else {
-            format!("real site {base}")
-        },
-        TIMEOUT.as_secs()
-    );
+    say!("  {}; timeout {} s", site.describe(), TIMEOUT.as_secs());
 
     s.workload("four page checks, one page missing");
     let serial = s.measure(Variant::serial(urls.len()), |_| {
@@ -119,10 +89,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         say!("    {}", page.line());
     }
     // One round is the server's latency, or for a real site the serial run's average.
-    let round_s = if server.is_some() {
-        latency.as_secs_f64()
-    } else {
-        s.baseline_s().unwrap_or_default() / urls.len() as f64
+    let round_s = match site.latency() {
+        Some(latency) => latency.as_secs_f64(),
+        None => s.baseline_s().unwrap_or_default() / urls.len() as f64,
     };
     let v = Variant::new(
         format!("pool of {workers} + as_completed"),
@@ -142,7 +111,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         sorted == serial,
         "",
     );
-    if server.is_some() {
+    // Only the embedded server's pages are known in advance.
+    if site.latency().is_some() {
         let statuses: Vec<&str> = serial.iter().map(|p| p.status).collect();
         s.check(
             "three pages exist and the missing one is a 404",
@@ -177,12 +147,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use shared::server::Server;
+
     use super::*;
 
     #[test]
     fn statuses_of_the_four_pages_including_the_404() {
         let server = Server::start_with_latency(Duration::from_millis(2)).unwrap();
-        let client = client(TIMEOUT).unwrap();
+        let client = blocking_client(TIMEOUT).unwrap();
         let urls = web::wiki_urls(&server.base_url());
         let serial: Vec<&str> = urls
             .iter()
@@ -206,15 +178,16 @@ mod tests {
     #[test]
     fn a_refused_connection_is_unknown_not_a_panic() {
         let url = format!("{}/wiki/Ocean", unreachable_url().unwrap());
-        let page = page_existence(&client(TIMEOUT).unwrap(), &url);
+        let page = page_existence(&blocking_client(TIMEOUT).unwrap(), &url);
         assert_eq!(page.status, "unknown");
         assert!(page.reason.unwrap().contains("cannot connect"));
     }
 
     #[test]
     fn a_timeout_is_unknown() {
-        let server = Server::start_with_latency(Duration::from_millis(400)).unwrap();
-        let client = client(Duration::from_millis(50)).unwrap();
+        // The server answers 100 times later than the client gives up: no close race decides it.
+        let server = Server::start_with_latency(Duration::from_secs(5)).unwrap();
+        let client = blocking_client(Duration::from_millis(50)).unwrap();
         let page = page_existence(&client, &format!("{}/wiki/Ocean", server.base_url()));
         assert_eq!(page.status, "unknown");
         assert_eq!(page.reason.as_deref(), Some("timed out"));

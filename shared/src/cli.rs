@@ -7,8 +7,93 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+use crate::server::Site;
+
+/// Under `--quick`, one tutorial second lasts this many seconds (times `--scale`).
+pub const QUICK_SECOND: f64 = 0.05;
+
+/// The command line of every example binary: the section to run (default: all, in order)
+/// and the crate's flags `A` (which flatten [`CommonArgs`] and whatever else the crate needs).
+///
+/// Each crate names itself and says what it is with [`Cli::parse_for`]; its sections are a
+/// `clap::ValueEnum` whose doc comments `--help` shows, with the tutorial section each mirrors.
+#[derive(Parser, Debug, Clone)]
+#[command(version)]
+pub struct Cli<S, A>
+where
+    S: ValueEnum + Clone + Send + Sync + 'static,
+    A: Args,
+{
+    /// The section to run (default: all, in this order).
+    #[arg(value_enum)]
+    pub section: Option<S>,
+
+    #[command(flatten)]
+    pub args: A,
+}
+
+impl<S, A> Cli<S, A>
+where
+    S: ValueEnum + Clone + Send + Sync + 'static,
+    A: Args,
+{
+    /// The clap command, named `name`, with `about` as its description (its first paragraph
+    /// for `-h`, all of it for `--help`).
+    pub fn command_for(name: &'static str, about: &'static str) -> clap::Command {
+        let short = about.split("\n\n").next().unwrap_or(about);
+        Self::command()
+            .name(name)
+            .bin_name(name)
+            .about(short)
+            .long_about(about)
+            .after_help(
+                "Add `--release` to `cargo run` for meaningful timings. \
+                 `--json` sends one JSON object per measurement to stdout.",
+            )
+    }
+
+    /// Parses `args` (the first is the program name); errors and `--help` as clap values.
+    pub fn try_parse_for<I, T>(
+        name: &'static str,
+        about: &'static str,
+        args: I,
+    ) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cmd = Self::command_for(name, about);
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        Self::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+    }
+
+    /// Parses the process's arguments; on a bad flag prints clap's message and exits 2.
+    pub fn parse_for(name: &'static str, about: &'static str) -> Self {
+        Self::try_parse_for(name, about, std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The whole `main` of an example crate: parse, route output, install the Ctrl-C handler,
+/// run the chosen section or all of them with `run` (see [`run_sections`]).
+pub fn main<S, A>(
+    name: &'static str,
+    about: &'static str,
+    run: impl FnMut(&S, &A) -> anyhow::Result<()>,
+) -> std::process::ExitCode
+where
+    S: ValueEnum + Clone + Send + Sync + 'static,
+    A: Args + AsRef<CommonArgs>,
+{
+    let mut run = run;
+    let cli = Cli::<S, A>::parse_for(name, about);
+    let common = cli.args.as_ref();
+    common.install();
+    run_sections(name, cli.section.clone(), common, |s| run(s, &cli.args))
+}
 
 /// `--scale`, `--quick`, `--json`, `--workers`, `--seed`, `--verbose`.
 #[derive(Args, Debug, Clone, PartialEq)]
@@ -57,10 +142,12 @@ impl Default for CommonArgs {
 }
 
 impl CommonArgs {
-    /// Routes human output (`say!`) to stderr under `--json`, so stdout holds only JSON lines.
-    /// Call once, at the start of `main`, after parsing.
+    /// Routes human output (`say!`) to stderr under `--json`, so stdout holds only JSON lines,
+    /// and installs the Ctrl-C / SIGTERM handler ([`crate::interrupt`]). Call once, at the
+    /// start of `main`, after parsing.
     pub fn install(&self) {
         crate::output::set_json(self.json);
+        crate::interrupt::install();
     }
 
     /// `--workers`, or the section's default (the tutorial's number).
@@ -68,9 +155,15 @@ impl CommonArgs {
         self.workers.unwrap_or(default)
     }
 
-    /// A tutorial sleep of `secs` seconds, multiplied by `--scale`.
-    pub fn sleep_s(&self, secs: f64) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(secs * self.scale)
+    /// How long one of the tutorials' seconds lasts in this run: `--scale`, times
+    /// [`QUICK_SECOND`] under `--quick`, so that a quick pass takes seconds, not minutes.
+    pub fn tutorial_second(&self) -> f64 {
+        self.scale * self.size(1.0, QUICK_SECOND)
+    }
+
+    /// A sleep of `secs` of the tutorials' seconds, as it lasts in this run.
+    pub fn tutorial_sleep(&self, secs: f64) -> Duration {
+        Duration::from_secs_f64(secs * self.tutorial_second())
     }
 
     /// `full` normally, `quick` under `--quick`.
@@ -89,6 +182,33 @@ pub struct HttpArgs {
     /// Latency the embedded server adds to every response, in milliseconds.
     #[arg(long, global = true, value_name = "MS", default_value_t = 100)]
     pub latency_ms: u64,
+}
+
+impl HttpArgs {
+    /// The embedded server's latency per response (`--latency-ms`).
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms)
+    }
+
+    /// Where to send requests: the `--base-url` site, or else the embedded server, started
+    /// now with `--latency-ms` (it stops when the [`Site`] is dropped).
+    pub fn site(&self) -> anyhow::Result<Site> {
+        match &self.base_url {
+            Some(url) => Ok(Site::remote(url)),
+            None => Site::embedded(self.latency()),
+        }
+    }
+
+    /// An error for a section that has to use the embedded server (it needs a route or a
+    /// latency no real site offers), when `--base-url` was given.
+    pub fn refuse_base_url(&self, why: &str) -> anyhow::Result<()> {
+        match &self.base_url {
+            Some(url) => anyhow::bail!(
+                "this section cannot use --base-url {url}: {why}; run it without --base-url"
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Default for HttpArgs {
@@ -145,13 +265,18 @@ pub fn run_sections<S: clap::ValueEnum>(
     }
     let fail = std::env::var(FAIL_SECTION_ENV).unwrap_or_default();
     for section in list {
+        crate::interrupt::set_section(&name(section));
         let result = if fail == format!("{krate}/{}", name(section)) {
             Err(anyhow::anyhow!(
                 "failing on purpose because {FAIL_SECTION_ENV}={fail}"
             ))
         } else {
-            run(section)
+            crate::interrupt::check().and_then(|()| run(section))
         };
+        if let Some(code) = crate::interrupt::exit_code() {
+            eprintln!("interrupted: section {} did not finish", name(section));
+            return std::process::ExitCode::from(code);
+        }
         if let Err(e) = result {
             eprintln!("error in section {}: {e:#}", name(section));
             return std::process::ExitCode::FAILURE;
@@ -202,62 +327,5 @@ fn parse_base_url(s: &str) -> Result<String, String> {
         Ok(trimmed.to_owned())
     } else {
         Err(format!("`{s}` is not an http:// or https:// URL"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-
-    #[derive(Parser, Debug)]
-    struct Cli {
-        #[command(flatten)]
-        common: CommonArgs,
-        #[command(flatten)]
-        http: HttpArgs,
-    }
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("prog").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn defaults_reproduce_the_tutorials() {
-        let cli = parse(&[]).unwrap();
-        assert_eq!(cli.common, CommonArgs::default());
-        assert_eq!(cli.http.latency_ms, 100);
-        assert_eq!(cli.http.base_url, None);
-    }
-
-    #[test]
-    fn bad_values_are_usage_errors_not_panics() {
-        for bad in [
-            &["--workers", "0"][..],
-            &["--workers", "-1"],
-            &["--workers", "many"],
-            &["--scale", "0"],
-            &["--scale", "-1"],
-            &["--scale", "inf"],
-            &["--scale", "NaN"],
-            &["--base-url", "ftp://x"],
-        ] {
-            let err = parse(bad).expect_err(&format!("{bad:?} should be rejected"));
-            assert_eq!(err.exit_code(), 2, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn good_values_parse() {
-        let cli = parse(&["--scale", "0.01", "--workers", "3", "--quick", "--json"]).unwrap();
-        assert_eq!(cli.common.scale, 0.01);
-        assert_eq!(cli.common.workers_or(2), 3);
-        assert!(cli.common.quick && cli.common.json);
-        let cli = parse(&["--base-url", "https://en.wikipedia.org/"]).unwrap();
-        assert_eq!(
-            cli.http.base_url.as_deref(),
-            Some("https://en.wikipedia.org")
-        );
     }
 }

@@ -1,17 +1,28 @@
-//! The `concurrent.futures` interface: [`Future`] handles, [`as_completed`], [`wait`], and a
-//! [`ThreadPoolExecutor`].
+//! # What a Future is made of: `concurrent.futures`, small enough to read
 //!
-//! Python ships this in its standard library; Rust's standard library has threads and
-//! channels but no executor with cancellable result handles, so this module provides the
-//! same contract, small enough to read:
+//! Mirrors seed 002 (Concurrency and parallelism, concurrent.futures), "Executor" and
+//! "Future": a future is pending, running, finished or cancelled; `cancel()` succeeds only
+//! while it is pending; `result(timeout)` waits for the value; the module functions
+//! `as_completed(fs, timeout)` and `wait(fs, timeout, return_when)` (`FIRST_COMPLETED`,
+//! `FIRST_EXCEPTION`, `ALL_COMPLETED`) watch many futures at once; and
+//! `shutdown(wait, cancel_futures)` ends an executor.
 //!
-//! - a [`Future`] is the consumer side of a result slot: `done()`, `running()`, `cancel()`,
-//!   `cancelled()`, `result(timeout)`, `exception(timeout)`;
-//! - a [`Promise`] is the producer side, held by whoever runs the task (a pool thread here, a
-//!   worker process's reader in `examples-processes`). A promise dropped without a result
-//!   completes its future with [`FutureError::Lost`], so a dead worker can never leave the
-//!   caller waiting forever (Python's `BrokenProcessPool`);
-//! - [`ThreadPoolExecutor`] runs closures on N long-lived threads pulling from one queue.
+//! The lesson: none of it is magic. A future is one slot, a mutex over its state plus a
+//! condition variable, shared by two handles: the [`Future`] the caller holds and the
+//! [`Promise`] held by whoever runs the task. `result()` sleeps on the condition variable until
+//! the promise fills the slot. To watch many futures, [`as_completed`] and [`wait`] put a
+//! channel's sender in each slot's list of waiters, and each slot sends its index as it
+//! completes, so the caller sleeps on one receiver instead of polling. A promise dropped
+//! without a value completes its future with [`FutureError::Lost`], so a dead worker can never
+//! leave a caller waiting forever (Python's `BrokenProcessPool`).
+//!
+//! Python ships this in its standard library; Rust's has threads and channels but no executor
+//! with cancellable handles, so the example crates share this one. [`ThreadPoolExecutor`] runs
+//! closures on N threads pulling from one queue (examples-threads `executors`, `wiki`,
+//! `downloads`); the process pool of examples-processes (`process_pool.rs`) and the MPI pool of
+//! examples-distributed (`pool.rs`) hand out the same [`Future`], completed through a
+//! [`Promise`] when a worker process or rank replies. Each state change is forced, step by
+//! step, in `shared/tests/executor.rs`.
 //!
 //! ```
 //! use shared::executor::{ThreadPoolExecutor, as_completed};
@@ -28,14 +39,12 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-
-use crate::spans::Spans;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 /// Why a future has no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +53,11 @@ pub enum FutureError {
     Cancelled,
     /// `result(timeout)` gave up waiting; the task may still finish later.
     TimedOut,
-    /// The task panicked (Python: the task raised); the message is the panic's.
+    /// The task panicked (Python: the function raised); the message is the panic's.
     Panicked(String),
-    /// The task failed or its worker was lost (crashed, killed, dropped it).
+    /// The task ran and reported an error of its own (e.g. a worker process's task failed).
+    Failed(String),
+    /// Its runner went away without a result: the worker crashed, was killed or dropped it.
     Lost(String),
     /// Submitted after the executor was shut down.
     Shutdown,
@@ -58,6 +69,7 @@ impl std::fmt::Display for FutureError {
             Self::Cancelled => write!(f, "the task was cancelled before it started"),
             Self::TimedOut => write!(f, "timed out waiting for the result"),
             Self::Panicked(msg) => write!(f, "the task panicked: {msg}"),
+            Self::Failed(msg) => write!(f, "the task failed: {msg}"),
             Self::Lost(msg) => write!(f, "the task was lost: {msg}"),
             Self::Shutdown => write!(f, "cannot schedule new tasks after shutdown"),
         }
@@ -77,6 +89,7 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// Python's four states of a future.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Pending,
@@ -85,34 +98,57 @@ enum Phase {
     Cancelled,
 }
 
+impl Phase {
+    fn done(self) -> bool {
+        matches!(self, Phase::Finished | Phase::Cancelled)
+    }
+}
+
 #[derive(Debug)]
 struct State<T> {
     phase: Phase,
+    /// Set exactly when the phase becomes done.
     result: Option<Result<T, FutureError>>,
-    /// Notified with (their index) when this future completes: how as_completed/wait
-    /// watch many futures at once.
+    /// Told (the index they gave) when this future completes: how as_completed/wait watch
+    /// many futures with one channel.
     waiters: Vec<(Sender<usize>, usize)>,
 }
 
+/// What a [`Future`] and its [`Promise`] share.
 #[derive(Debug)]
 struct Slot<T> {
     state: Mutex<State<T>>,
     changed: Condvar,
 }
 
+const DONE_HOLDS_RESULT: &str = "a done future holds its result";
+
 impl<T> Slot<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // The state is plain data updated in one step; a panic elsewhere cannot tear it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Completes the future once; a later outcome (a cancel racing a result) changes nothing.
+    fn complete(&self, phase: Phase, result: Result<T, FutureError>) {
+        let st = self.state.lock();
+        if !st.phase.done() {
+            self.settle(st, phase, result);
+        }
     }
 
-    fn complete(&self, phase: Phase, result: Result<T, FutureError>) {
-        let mut st = self.lock();
-        if matches!(st.phase, Phase::Finished | Phase::Cancelled) {
-            return;
+    /// Cancels a pending task; returns whether the future is now cancelled. One lock for the
+    /// check and the change, so a worker cannot start the task in between.
+    fn cancel(&self) -> bool {
+        let st = self.state.lock();
+        match st.phase {
+            Phase::Pending => {
+                self.settle(st, Phase::Cancelled, Err(FutureError::Cancelled));
+                true
+            }
+            Phase::Cancelled => true,
+            Phase::Running | Phase::Finished => false,
         }
+    }
+
+    fn settle(&self, mut st: MutexGuard<'_, State<T>>, phase: Phase, r: Result<T, FutureError>) {
         st.phase = phase;
-        st.result = Some(result);
+        st.result = Some(r);
         for (tx, index) in st.waiters.drain(..) {
             let _ = tx.send(index);
         }
@@ -142,6 +178,7 @@ pub fn pair<T>() -> (Promise<T>, Future<T>) {
 /// The producer side of a [`Future`].
 #[derive(Debug)]
 pub struct Promise<T> {
+    /// `None` once completed, so that `Drop` knows there is nothing left to do.
     slot: Option<Arc<Slot<T>>>,
 }
 
@@ -149,7 +186,7 @@ impl<T> Promise<T> {
     /// Marks the task as running. Returns `false` if it was cancelled: then do not run it.
     pub fn set_running(&self) -> bool {
         let Some(slot) = &self.slot else { return false };
-        let mut st = slot.lock();
+        let mut st = slot.state.lock();
         match st.phase {
             Phase::Pending => {
                 st.phase = Phase::Running;
@@ -169,41 +206,18 @@ impl<T> Promise<T> {
         }
     }
 
-    /// Completes the future as cancelled, if it has not started.
+    /// Cancels the future if its task has not started (a queue emptied at shutdown); returns
+    /// whether it is cancelled. A started task's future, its promise given up, ends `Lost`.
     pub fn cancel(self) -> bool {
-        self.slot.as_ref().is_some_and(|s| cancel_slot(s))
-    }
-
-    /// Whether the caller cancelled it.
-    pub fn is_cancelled(&self) -> bool {
-        self.slot
-            .as_ref()
-            .is_some_and(|s| s.lock().phase == Phase::Cancelled)
+        self.slot.as_ref().is_some_and(|s| s.cancel())
     }
 }
 
 impl<T> Drop for Promise<T> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.complete(
-                Phase::Finished,
-                Err(FutureError::Lost(
-                    "its runner went away without a result".to_owned(),
-                )),
-            );
-        }
-    }
-}
-
-fn cancel_slot<T>(slot: &Slot<T>) -> bool {
-    let st = slot.lock();
-    match st.phase {
-        Phase::Cancelled => true,
-        Phase::Running | Phase::Finished => false,
-        Phase::Pending => {
-            drop(st);
-            slot.complete(Phase::Cancelled, Err(FutureError::Cancelled));
-            true
+            let why = "its runner went away without a result".to_owned();
+            slot.complete(Phase::Finished, Err(FutureError::Lost(why)));
         }
     }
 }
@@ -214,55 +228,49 @@ pub struct Future<T> {
     slot: Arc<Slot<T>>,
 }
 
+/// `None` waits forever (also for a timeout too long to add to the clock).
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
 impl<T> Future<T> {
     /// Finished, failed or cancelled.
     pub fn done(&self) -> bool {
-        matches!(self.slot.lock().phase, Phase::Finished | Phase::Cancelled)
+        self.slot.state.lock().phase.done()
     }
 
     /// A worker is running it now.
     pub fn running(&self) -> bool {
-        self.slot.lock().phase == Phase::Running
+        self.slot.state.lock().phase == Phase::Running
     }
 
     /// Cancelled before it started.
     pub fn cancelled(&self) -> bool {
-        self.slot.lock().phase == Phase::Cancelled
+        self.slot.state.lock().phase == Phase::Cancelled
     }
 
     /// Cancels the task if it has not started; returns whether it is (now) cancelled.
     /// A running or finished task cannot be cancelled, as in Python.
     pub fn cancel(&self) -> bool {
-        cancel_slot(&self.slot)
+        self.slot.cancel()
     }
 
     /// Waits until done, or for `timeout`. Returns whether it is done.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = self.slot.lock();
-        loop {
-            if matches!(st.phase, Phase::Finished | Phase::Cancelled) {
-                return true;
-            }
-            st = match deadline {
-                None => self
-                    .slot
-                    .changed
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
+        let deadline = deadline(timeout);
+        let mut st = self.slot.state.lock();
+        while !st.phase.done() {
+            // The condition variable releases the lock while asleep; `settle` wakes it.
+            match deadline {
+                None => self.slot.changed.wait(&mut st),
                 Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
+                    if self.slot.changed.wait_until(&mut st, d).timed_out() {
+                        return st.phase.done();
                     }
-                    self.slot
-                        .changed
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
                 }
-            };
+            }
         }
+        true
     }
 
     /// The task's value, waiting up to `timeout` (forever with `None`).
@@ -274,20 +282,22 @@ impl<T> Future<T> {
             return Err(FutureError::TimedOut);
         }
         self.slot
+            .state
             .lock()
             .result
             .clone()
-            .unwrap_or(Err(FutureError::Lost("no result stored".to_owned())))
+            .expect(DONE_HOLDS_RESULT)
     }
 
     /// The task's value, consuming the handle (no `Clone` needed); waits as long as it takes.
     pub fn into_result(self) -> Result<T, FutureError> {
         self.wait(None);
         self.slot
+            .state
             .lock()
             .result
             .take()
-            .unwrap_or(Err(FutureError::Lost("no result stored".to_owned())))
+            .expect(DONE_HOLDS_RESULT)
     }
 
     /// Python's `exception()`: the error the task ended with, `None` if it succeeded.
@@ -296,21 +306,22 @@ impl<T> Future<T> {
         if !self.wait(timeout) {
             return Err(FutureError::TimedOut);
         }
-        Ok(match &self.slot.lock().result {
-            Some(Err(e)) => Some(e.clone()),
-            _ => None,
-        })
+        Ok(self
+            .slot
+            .state
+            .lock()
+            .result
+            .as_ref()
+            .and_then(|r| r.as_ref().err().cloned()))
     }
 
     /// Registers `tx` to receive `index` on completion; false if already complete.
     fn watch(&self, tx: &Sender<usize>, index: usize) -> bool {
-        let mut st = self.slot.lock();
-        if matches!(st.phase, Phase::Finished | Phase::Cancelled) {
-            false
-        } else {
+        let mut st = self.slot.state.lock();
+        if !st.phase.done() {
             st.waiters.push((tx.clone(), index));
-            true
         }
+        !st.phase.done()
     }
 }
 
@@ -327,7 +338,7 @@ pub fn as_completed<T>(
         }
     }
     drop(tx);
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = deadline(timeout);
     let mut left = futures.len();
     std::iter::from_fn(move || {
         if left == 0 {
@@ -355,7 +366,7 @@ pub fn as_completed<T>(
 pub enum ReturnWhen {
     /// As soon as any future is done.
     FirstCompleted,
-    /// As soon as any future fails, or all are done.
+    /// As soon as any future fails (cancelled is not failed), or all are done.
     FirstException,
     /// When all are done.
     AllCompleted,
@@ -367,7 +378,8 @@ pub fn wait<T>(
     timeout: Option<Duration>,
     return_when: ReturnWhen,
 ) -> (Vec<usize>, Vec<usize>) {
-    let failed = |f: &Future<T>| matches!(f.slot.lock().result, Some(Err(_)));
+    // As in Python, a cancelled future is done but did not fail.
+    let failed = |f: &Future<T>| matches!(&f.slot.state.lock().result, Some(Err(e)) if *e != FutureError::Cancelled);
     let mut seen = 0;
     for item in as_completed(futures, timeout) {
         let Ok(f) = item else { break };
@@ -384,23 +396,25 @@ pub fn wait<T>(
     (0..futures.len()).partition(|&i| futures[i].done())
 }
 
-struct Job {
-    task: u64,
-    /// Runs the task unless it was cancelled; returns whether it ran.
-    run: Box<dyn FnOnce() -> bool + Send>,
-    cancel: Box<dyn FnOnce() + Send>,
+/// What a worker thread, or `shutdown(cancel_futures=True)`, does with a queued job.
+enum Fate {
+    Run,
+    Cancel,
 }
+
+/// A queued task with its promise.
+type Job = Box<dyn FnOnce(Fate) + Send>;
 
 /// Python's `ThreadPoolExecutor(max_workers)`: N threads, one queue, [`Future`] handles.
 ///
 /// Dropping it is `shutdown(wait=True)`, like leaving Python's `with` block: queued tasks
 /// still run, and no pool thread outlives the executor.
 pub struct ThreadPoolExecutor {
+    /// `None` after shutdown: the closed queue ends the workers' loops once it is empty.
     queue: Option<Sender<Job>>,
-    /// Kept to drain the queue on `shutdown(cancel_futures=True)`.
+    /// Kept to empty the queue on `shutdown(cancel_futures=True)`.
     backlog: Receiver<Job>,
     threads: Vec<JoinHandle<()>>,
-    next_task: AtomicU64,
 }
 
 impl std::fmt::Debug for ThreadPoolExecutor {
@@ -419,36 +433,17 @@ impl ThreadPoolExecutor {
     /// If `workers` is 0 (the command lines reject 0 before it gets here) or a thread
     /// cannot be spawned.
     pub fn new(workers: usize) -> Self {
-        Self::build(workers, None)
-    }
-
-    /// Like [`new`](Self::new), recording one span per task (lane = worker thread).
-    pub fn with_spans(workers: usize, spans: &Spans) -> Self {
-        Self::build(workers, Some(spans.clone()))
-    }
-
-    fn build(workers: usize, spans: Option<Spans>) -> Self {
         assert!(workers > 0, "a thread pool needs at least one worker");
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let threads = (0..workers)
             .map(|i| {
                 let rx = rx.clone();
-                let spans = spans.clone();
+                // Why long-lived threads pulling from one queue: no thread is started per task,
+                // and an idle thread takes the next job, so one long task never holds up the
+                // others. Python's pool works the same way.
                 std::thread::Builder::new()
                     .name(format!("worker {i}"))
-                    .spawn(move || {
-                        let lane = format!("worker {i}");
-                        // Pull-based: an idle thread takes the next job, so one long task
-                        // never holds up the queue. Ends when the queue is closed and empty.
-                        for job in rx.iter() {
-                            let start = Instant::now();
-                            if (job.run)()
-                                && let Some(spans) = &spans
-                            {
-                                spans.record(lane.as_str(), job.task, start, Instant::now());
-                            }
-                        }
-                    })
+                    .spawn(move || rx.iter().for_each(|job| job(Fate::Run)))
                     .expect("the OS refused to start a pool thread")
             })
             .collect();
@@ -456,7 +451,6 @@ impl ThreadPoolExecutor {
             queue: Some(tx),
             backlog: rx,
             threads,
-            next_task: AtomicU64::new(0),
         }
     }
 
@@ -471,45 +465,38 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.submit_fallible(move || Ok(f()))
+    }
+
+    /// `submit(fn)` for a task that can fail without panicking: its `Err` becomes the
+    /// future's error, as an exception raised by a Python function becomes
+    /// `future.exception()`.
+    pub fn submit_fallible<T, F>(&self, f: F) -> Future<T>
+    where
+        F: FnOnce() -> Result<T, FutureError> + Send + 'static,
+        T: Send + 'static,
+    {
         let (promise, future) = pair();
         let Some(queue) = &self.queue else {
             promise.set_result(Err(FutureError::Shutdown));
             return future;
         };
-        let task = self.next_task.fetch_add(1, Ordering::Relaxed);
-        let promise = Arc::new(Mutex::new(Some(promise)));
-        let for_cancel = promise.clone();
-        let job = Job {
-            task,
-            run: Box::new(move || {
-                let Some(promise) = promise
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take()
-                else {
-                    return false;
-                };
-                if !promise.set_running() {
-                    return false;
+        let job: Job = Box::new(move |fate| match fate {
+            Fate::Cancel => {
+                promise.cancel();
+            }
+            // `set_running` refuses a task the caller cancelled while it was queued.
+            Fate::Run => {
+                if promise.set_running() {
+                    let outcome = catch_unwind(AssertUnwindSafe(f))
+                        .unwrap_or_else(|p| Err(FutureError::Panicked(panic_message(p.as_ref()))));
+                    promise.set_result(outcome);
                 }
-                let outcome = catch_unwind(AssertUnwindSafe(f))
-                    .map_err(|p| FutureError::Panicked(panic_message(p.as_ref())));
-                promise.set_result(outcome);
-                true
-            }),
-            cancel: Box::new(move || {
-                if let Some(p) = for_cancel
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take()
-                {
-                    p.cancel();
-                }
-            }),
-        };
-        if let Err(e) = queue.send(job) {
-            (e.into_inner().cancel)();
-        }
+            }
+        });
+        // Cannot fail while `backlog` holds the receiving end; if it did, the dropped job's
+        // promise would complete the future as lost.
+        let _ = queue.send(job);
         future
     }
 
@@ -544,8 +531,9 @@ impl ThreadPoolExecutor {
     pub fn shutdown(&mut self, wait: bool, cancel_futures: bool) {
         self.queue = None;
         if cancel_futures {
+            // Workers and this loop take jobs from the same queue: each job goes to one of them.
             for job in self.backlog.try_iter() {
-                (job.cancel)();
+                job(Fate::Cancel);
             }
         }
         if wait {
@@ -559,180 +547,5 @@ impl ThreadPoolExecutor {
 impl Drop for ThreadPoolExecutor {
     fn drop(&mut self) {
         self.shutdown(true, false);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::AtomicUsize;
-
-    use super::*;
-
-    #[test]
-    fn map_keeps_input_order_even_when_tasks_finish_out_of_order() {
-        let pool = ThreadPoolExecutor::new(3);
-        let out: Vec<u64> = pool
-            .map(
-                |x: u64| {
-                    std::thread::sleep(Duration::from_millis(30 - 5 * x));
-                    x * 10
-                },
-                [1, 2, 3, 4, 5],
-            )
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(out, [10, 20, 30, 40, 50]);
-    }
-
-    #[test]
-    fn as_completed_yields_each_future_once_in_completion_order() {
-        let pool = ThreadPoolExecutor::new(4);
-        let delays = [40u64, 10, 30, 0];
-        let futures: Vec<_> = delays
-            .iter()
-            .map(|&d| {
-                pool.submit(move || {
-                    std::thread::sleep(Duration::from_millis(d * 3));
-                    d
-                })
-            })
-            .collect();
-        let order: Vec<u64> = as_completed(&futures, None)
-            .map(|f| f.unwrap().result(None).unwrap())
-            .collect();
-        assert_eq!(order, [0, 10, 30, 40]);
-    }
-
-    #[test]
-    fn shutdown_with_cancel_leaves_pending_tasks_unrun() {
-        let ran = Arc::new(AtomicUsize::new(0));
-        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(0);
-        let mut pool = ThreadPoolExecutor::new(1);
-        let blocker = pool.submit(move || release_rx.recv().is_ok());
-        let pending: Vec<_> = (0..5)
-            .map(|_| {
-                let ran = ran.clone();
-                pool.submit(move || ran.fetch_add(1, Ordering::SeqCst))
-            })
-            .collect();
-        while !blocker.running() {
-            std::thread::yield_now();
-        }
-        pool.shutdown(false, true);
-        release_tx.send(()).unwrap();
-        pool.shutdown(true, false);
-        assert_eq!(blocker.result(None), Ok(true));
-        assert_eq!(ran.load(Ordering::SeqCst), 0);
-        assert!(pending.iter().all(|f| f.cancelled() && f.done()));
-        assert_eq!(pending[0].result(None), Err(FutureError::Cancelled));
-        assert_eq!(pool.submit(|| 1).result(None), Err(FutureError::Shutdown));
-    }
-
-    #[test]
-    fn shutdown_without_cancel_runs_everything() {
-        let ran = Arc::new(AtomicUsize::new(0));
-        let mut pool = ThreadPoolExecutor::new(2);
-        for _ in 0..20 {
-            let ran = ran.clone();
-            pool.submit(move || ran.fetch_add(1, Ordering::SeqCst));
-        }
-        pool.shutdown(true, false);
-        assert_eq!(ran.load(Ordering::SeqCst), 20);
-    }
-
-    #[test]
-    fn a_panicking_task_is_an_error_and_the_others_finish() {
-        let pool = ThreadPoolExecutor::new(2);
-        let futures: Vec<_> = (0..6u32)
-            .map(|i| {
-                pool.submit(move || {
-                    assert_ne!(i, 3, "task {i} refuses");
-                    i
-                })
-            })
-            .collect();
-        let (done, not_done) = wait(&futures, None, ReturnWhen::AllCompleted);
-        assert_eq!((done.len(), not_done.len()), (6, 0));
-        for (i, f) in futures.iter().enumerate() {
-            match f.result(None) {
-                Ok(v) => assert_eq!(v, i as u32),
-                Err(FutureError::Panicked(msg)) => {
-                    assert_eq!(i, 3);
-                    assert!(msg.contains("task 3 refuses"));
-                    assert!(f.exception(None).unwrap().is_some());
-                }
-                Err(e) => panic!("unexpected {e}"),
-            }
-        }
-    }
-
-    #[test]
-    fn cancel_running_future_fails_and_timeouts_report() {
-        let pool = ThreadPoolExecutor::new(1);
-        let (tx, rx) = crossbeam_channel::bounded::<()>(0);
-        let slow = pool.submit(move || rx.recv().is_ok());
-        let queued = pool.submit(|| 5);
-        while !slow.running() {
-            std::thread::yield_now();
-        }
-        assert!(!slow.cancel(), "a running task cannot be cancelled");
-        assert_eq!(
-            slow.result(Some(Duration::from_millis(20))),
-            Err(FutureError::TimedOut)
-        );
-        let (done, not_done) = wait(
-            std::slice::from_ref(&queued),
-            Some(Duration::from_millis(10)),
-            ReturnWhen::FirstCompleted,
-        );
-        assert!(done.is_empty() && not_done == [0]);
-        assert!(queued.cancel() && queued.cancelled());
-        tx.send(()).unwrap();
-        assert_eq!(slow.result(None), Ok(true));
-        let mut it = as_completed(std::slice::from_ref(&slow), Some(Duration::from_millis(1)));
-        assert!(it.next().unwrap().is_ok());
-        assert!(it.next().is_none());
-    }
-
-    #[test]
-    fn with_spans_records_one_span_per_task_on_worker_lanes() {
-        let spans = Spans::new();
-        let pool = ThreadPoolExecutor::with_spans(2, &spans);
-        let out: Vec<u64> = pool
-            .map(|x: u64| x + 1, 0..6)
-            .collect::<Result<_, _>>()
-            .unwrap();
-        drop(pool);
-        assert_eq!(out, [1, 2, 3, 4, 5, 6]);
-        let recorded = spans.take();
-        assert_eq!(recorded.len(), 6);
-        let mut tasks: Vec<u64> = recorded.iter().map(|s| s.task).collect();
-        tasks.sort_unstable();
-        assert_eq!(tasks, [0, 1, 2, 3, 4, 5]);
-        assert!(
-            recorded
-                .iter()
-                .all(|s| s.lane == "worker 0" || s.lane == "worker 1")
-        );
-    }
-
-    #[test]
-    fn a_dropped_promise_completes_its_future_as_lost() {
-        let (promise, future) = pair::<u8>();
-        assert!(promise.set_running());
-        drop(promise);
-        assert!(matches!(future.result(None), Err(FutureError::Lost(_))));
-    }
-
-    #[test]
-    fn as_completed_times_out_once() {
-        let (_promise, future) = pair::<u8>();
-        let items: Vec<_> = as_completed(
-            std::slice::from_ref(&future),
-            Some(Duration::from_millis(5)),
-        )
-        .collect();
-        assert_eq!(items.len(), 1);
-        assert_eq!(items[0].as_ref().err(), Some(&FutureError::TimedOut));
     }
 }

@@ -151,6 +151,89 @@ impl Drop for Server {
     }
 }
 
+/// Where an HTTP section sends its requests: the embedded server (with `--latency-ms`), or
+/// the site `--base-url` names. Made by [`HttpArgs::site`](crate::HttpArgs::site); dropping
+/// it stops the server, if there is one.
+#[derive(Debug)]
+pub struct Site {
+    server: Option<Server>,
+    base: String,
+    latency: Duration,
+}
+
+impl Site {
+    /// Starts the embedded server with `latency` per response.
+    pub fn embedded(latency: Duration) -> anyhow::Result<Self> {
+        let server = Server::start_with_latency(latency)?;
+        Ok(Self {
+            base: server.base_url(),
+            server: Some(server),
+            latency,
+        })
+    }
+
+    /// A real site, e.g. `https://en.wikipedia.org` (no trailing slash).
+    pub fn remote(base: &str) -> Self {
+        Self {
+            server: None,
+            base: base.trim_end_matches('/').to_owned(),
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>` or the `--base-url`.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The embedded server's latency per response; `None` for a real site, whose latency
+    /// nobody knows in advance (so no ideal can be computed from it).
+    pub fn latency(&self) -> Option<Duration> {
+        self.server.as_ref().map(|_| self.latency)
+    }
+
+    /// Requests the embedded server has answered (`None` for a real site).
+    pub fn requests(&self) -> Option<u64> {
+        self.server.as_ref().map(Server::requests)
+    }
+
+    /// One line for the section's header, e.g. `embedded server at http://127.0.0.1:4242
+    /// (100 ms latency per response)`.
+    pub fn describe(&self) -> String {
+        match self.latency() {
+            Some(l) => format!(
+                "embedded server at {} ({} ms latency per response)",
+                self.base,
+                l.as_millis()
+            ),
+            None => format!("the real site {} (--base-url)", self.base),
+        }
+    }
+}
+
+/// The User-Agent every example sends (real sites ask for one that names the program).
+pub const USER_AGENT: &str = concat!("rust-concurrency-examples/", env!("CARGO_PKG_VERSION"));
+
+/// A blocking client (threads, processes) that gives up after `timeout`, connect and response
+/// together. One client is a pool of keep-alive connections: clone it, do not rebuild it.
+pub fn blocking_client(timeout: Duration) -> anyhow::Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .user_agent(USER_AGENT)
+        .build()
+        .context("cannot build a blocking HTTP client")
+}
+
+/// An async client with the same settings. Build it inside the runtime that uses it: its
+/// pooled connections belong to that runtime.
+pub fn async_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(USER_AGENT)
+        .build()
+        .context("cannot build an async HTTP client")
+}
+
 /// A URL on 127.0.0.1 where nothing listens (a port bound, then released): connections to it
 /// are refused, which is how the examples show the `unknown` status without the internet.
 pub fn unreachable_url() -> anyhow::Result<String> {
@@ -187,57 +270,4 @@ async fn image(State(state): State<AppState>) -> impl IntoResponse {
     state.stats.requests.fetch_add(1, Ordering::Relaxed);
     tokio::time::sleep(state.latency).await;
     ([(header::CONTENT_TYPE, "image/jpeg")], image_body())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_answer_as_documented() {
-        let server = Server::start_with_latency(Duration::from_millis(5)).unwrap();
-        let client = reqwest::blocking::Client::new();
-        let base = server.base_url();
-        for (page, status) in [
-            ("Ocean", 200),
-            ("Island", 200),
-            ("Shark", 200),
-            ("Nope", 404),
-        ] {
-            let r = client.get(format!("{base}/wiki/{page}")).send().unwrap();
-            assert_eq!(r.status().as_u16(), status, "{page}");
-        }
-        let body = client
-            .get(format!("{base}/image"))
-            .send()
-            .unwrap()
-            .bytes()
-            .unwrap();
-        assert_eq!(&body[..], image_body());
-        assert_eq!(server.requests(), 5);
-        drop(server);
-    }
-
-    #[test]
-    fn latency_is_applied_and_drop_returns_with_open_connections() {
-        let server = Server::start_with_latency(Duration::from_millis(80)).unwrap();
-        let client = reqwest::blocking::Client::new();
-        let t = std::time::Instant::now();
-        let r = client
-            .get(format!("{}/wiki/Ocean", server.base_url()))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success());
-        assert!(t.elapsed() >= Duration::from_millis(80));
-        // The client keeps its connection alive; dropping the server must still return.
-        drop(server);
-        drop(client);
-    }
-
-    #[test]
-    fn unreachable_url_refuses_connections() {
-        let url = unreachable_url().unwrap();
-        let err = reqwest::blocking::get(format!("{url}/wiki/Ocean")).unwrap_err();
-        assert!(err.is_connect(), "{err}");
-    }
 }

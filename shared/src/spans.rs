@@ -6,9 +6,10 @@
 //! process is recorded with wall-clock (Unix) timestamps the child reports, converted with
 //! [`Spans::record_unix`]; both clocks are read at creation so the two kinds line up.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// One task on one lane.
@@ -55,16 +56,6 @@ impl Spans {
         }
     }
 
-    /// Time zero.
-    pub fn epoch(&self) -> Instant {
-        self.inner.epoch
-    }
-
-    /// Seconds since time zero.
-    pub fn now_s(&self) -> f64 {
-        self.inner.epoch.elapsed().as_secs_f64()
-    }
-
     /// Records a task that ran on `lane` between two instants of this process.
     pub fn record(&self, lane: impl Into<String>, task: u64, start: Instant, end: Instant) {
         let at = |t: Instant| t.saturating_duration_since(self.inner.epoch).as_secs_f64();
@@ -103,7 +94,7 @@ impl Spans {
 
     /// Number of spans recorded so far.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.inner.spans.lock().len()
     }
 
     /// Whether nothing was recorded.
@@ -113,21 +104,13 @@ impl Spans {
 
     /// Removes and returns every span, ordered by start time.
     pub fn take(&self) -> Vec<Span> {
-        let mut spans = std::mem::take(&mut *self.lock());
+        let mut spans = std::mem::take(&mut *self.inner.spans.lock());
         spans.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         spans
     }
 
     fn push(&self, span: Span) {
-        self.lock().push(span);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Span>> {
-        // A panicking task must not make the timeline unreadable: the data is plain values.
-        self.inner
-            .spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.spans.lock().push(span);
     }
 }
 
@@ -145,48 +128,5 @@ pub fn thread_lane() -> String {
     match t.name() {
         Some(name) => name.to_owned(),
         None => format!("{:?}", t.id()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn spans_from_threads_are_all_kept_and_ordered() {
-        let spans = Spans::new();
-        std::thread::scope(|s| {
-            for lane in 0..4 {
-                let spans = &spans;
-                s.spawn(move || {
-                    for task in 0..10 {
-                        spans.track(format!("thread {lane}"), lane * 10 + task, || {
-                            std::thread::sleep(Duration::from_micros(200))
-                        });
-                    }
-                });
-            }
-        });
-        let all = spans.take();
-        assert_eq!(all.len(), 40);
-        assert!(all.windows(2).all(|w| w[0].start_s <= w[1].start_s));
-        assert!(all.iter().all(|s| s.end_s >= s.start_s && s.start_s >= 0.0));
-        let mut tasks: Vec<u64> = all.iter().map(|s| s.task).collect();
-        tasks.sort_unstable();
-        assert_eq!(tasks, (0..40).collect::<Vec<_>>());
-        assert!(spans.is_empty());
-    }
-
-    #[test]
-    fn unix_timestamps_line_up_with_instants() {
-        let spans = Spans::new();
-        std::thread::sleep(Duration::from_millis(20));
-        let now = unix_now_s();
-        spans.record_unix("worker 0", 1, now, now + 0.5);
-        let s = &spans.take()[0];
-        assert!((s.start_s - 0.02).abs() < 0.015, "start {}", s.start_s);
-        assert!((s.end_s - s.start_s - 0.5).abs() < 1e-6);
     }
 }

@@ -43,6 +43,107 @@ impl Run {
     }
 }
 
+/// One section's `--json` run, read from its JSON lines: what it checked and what it measured.
+#[derive(Debug)]
+pub struct SectionRun {
+    /// The run itself (human text is on stderr under `--json`).
+    pub run: Run,
+    /// Its `check` lines.
+    pub checks: Vec<serde_json::Value>,
+    /// Its `measurement` lines.
+    pub measurements: Vec<serde_json::Value>,
+}
+
+impl SectionRun {
+    /// Reads `run` of section `section` of crate `krate`, asserting what every good run of a
+    /// section shows: exit 0, every JSON line belongs to the section, its banner was printed,
+    /// at least one check ran, and every check passed.
+    pub fn of(run: Run, krate: &str, section: &str) -> Self {
+        assert_eq!(
+            run.code(),
+            Some(0),
+            "{krate} {section} failed; stderr:\n{}\nstdout:\n{}",
+            run.stderr,
+            run.stdout
+        );
+        let lines = run.json_lines();
+        assert!(
+            lines.iter().all(|l| l["section"] == section),
+            "a line of another section:\n{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains(&format!("=== {krate} {section}")),
+            "no banner for {section}:\n{}",
+            run.stderr
+        );
+        let checks = run.json_of_kind("check");
+        assert!(!checks.is_empty(), "no checks ran:\n{}", run.stderr);
+        for c in &checks {
+            assert_eq!(c["ok"], true, "a failed check: {c}");
+        }
+        let measurements = run.json_of_kind("measurement");
+        Self {
+            run,
+            checks,
+            measurements,
+        }
+    }
+
+    /// Every named check ran (and passed, see [`SectionRun::of`]).
+    pub fn checked(&self, names: &[&str]) -> &Self {
+        for name in names {
+            assert!(
+                self.checks.iter().any(|c| c["name"] == *name),
+                "no check {name:?} among {:?}",
+                self.checks.iter().map(|c| &c["name"]).collect::<Vec<_>>()
+            );
+        }
+        self
+    }
+
+    /// Every named variant was measured.
+    pub fn measured(&self, variants: &[&str]) -> &Self {
+        for v in variants {
+            assert!(
+                self.measurement(v).is_some(),
+                "no measurement of {v:?} among {:?}",
+                self.measurements
+                    .iter()
+                    .map(|m| &m["variant"])
+                    .collect::<Vec<_>>()
+            );
+        }
+        self
+    }
+
+    /// The measurement of `variant`.
+    pub fn measurement(&self, variant: &str) -> Option<&serde_json::Value> {
+        self.measurements.iter().find(|m| m["variant"] == variant)
+    }
+
+    /// The human text says each of `texts` (for what no check states).
+    pub fn says(&self, texts: &[&str]) -> &Self {
+        for text in texts {
+            assert!(
+                self.run.stderr.contains(text),
+                "missing {text:?} in:\n{}",
+                self.run.stderr
+            );
+        }
+        self
+    }
+
+    /// The named check's detail.
+    pub fn detail(&self, name: &str) -> &str {
+        self.checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["detail"].as_str())
+            .unwrap_or_else(|| panic!("no check {name:?}"))
+    }
+}
+
 /// Runs `bin` with `args`, killing it (and failing the test) after `timeout`.
 pub fn run_bin(bin: &str, args: &[&str], timeout: Duration) -> Run {
     run_command(Command::new(bin).args(args), timeout)
@@ -224,33 +325,4 @@ fn newest_rlib(deps: &std::path::Path, name: &str) -> std::path::PathBuf {
                 deps.display()
             )
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocks_are_found_with_their_codes_indentation_and_hidden_lines() {
-        let src = "//! Intro\n//!\n//!    ```compile_fail,E0277\n//!    # use std::rc::Rc;\n//!    let x = Rc::new(1);\n//!      std::thread::spawn(move || x);\n//!    ```\n/// ```compile_fail,E0133\n/// unsafe_fn();\n/// ```\n//! ```\n//! ok();\n//! ```\n";
-        let blocks = compile_fail_blocks(src);
-        assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0].code, "E0277");
-        assert_eq!(blocks[0].line, 3);
-        assert_eq!(
-            blocks[0].body,
-            "use std::rc::Rc;\nlet x = Rc::new(1);\n  std::thread::spawn(move || x);\n"
-        );
-        assert_eq!(blocks[1].code, "E0133");
-    }
-
-    #[test]
-    fn codes_are_checked_against_rustc() {
-        let src = "//! ```compile_fail,E0277\n//! let x = std::rc::Rc::new(1);\n//! std::thread::spawn(move || drop(x));\n//! ```\n";
-        assert_compile_fail_codes(src, &[], &["E0277"]);
-        let wrong = src.replace("E0277", "E0308");
-        let caught =
-            std::panic::catch_unwind(|| assert_compile_fail_codes(&wrong, &[], &["E0308"]));
-        assert!(caught.is_err(), "a wrong pinned code must be caught");
-    }
 }

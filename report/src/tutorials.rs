@@ -1,6 +1,6 @@
 //! The tutorials' own figures and the claims the report checks, from a small data file.
 //!
-//! `shared/data/tutorials.json` holds only numbers the tutorials published, which crate,
+//! `report/data/tutorials.json` holds only numbers the tutorials published, which crate,
 //! section and variant each belongs to, and each claim in our own words with the evidence to
 //! pull from the results. Nothing measured is in it: the report reads every number it shows
 //! about this machine from `results.jsonl`. The file is compiled into the `report` binary;
@@ -11,10 +11,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::data::{Results, Row, same_name};
+use crate::data::{Key, Results, Row, same_name};
 
 /// The compiled-in data file.
-pub const BUILTIN: &str = include_str!("../../data/tutorials.json");
+pub const BUILTIN: &str = include_str!("../data/tutorials.json");
 
 /// Everything in the data file.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,29 +52,17 @@ pub struct SectionInfo {
 
 /// Which measurement a figure or a piece of evidence refers to. Text matches are
 /// case-insensitive substrings; absent fields match anything.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Select {
-    /// Example crate.
-    #[serde(rename = "crate")]
-    pub krate: String,
-    /// Section (`-` and `_` are the same).
-    pub section: String,
-    /// `"rust"` (default) or `"python"`.
-    #[serde(default = "rust")]
-    pub language: String,
+    /// Crate, section (`-` and `_` are the same) and language (`"rust"` unless it says).
+    #[serde(flatten)]
+    pub key: Key,
     /// A substring of the workload.
-    #[serde(default)]
     pub workload: Option<String>,
     /// A substring of the variant.
-    #[serde(default)]
     pub variant: Option<String>,
     /// Only the workload's baseline (or only non-baselines).
-    #[serde(default)]
     pub baseline: Option<bool>,
-}
-
-fn rust() -> String {
-    "rust".to_owned()
 }
 
 fn contains(haystack: &str, needle: &Option<String>) -> bool {
@@ -88,9 +76,7 @@ fn contains(haystack: &str, needle: &Option<String>) -> bool {
 impl Select {
     /// Whether `row` is one this selects.
     pub fn matches(&self, row: &Row) -> bool {
-        row.krate == self.krate
-            && same_name(&row.section, &self.section)
-            && row.language == self.language
+        row.key.same(&self.key)
             && contains(row.workload_name(), &self.workload)
             && contains(&row.variant, &self.variant)
             && self.baseline.is_none_or(|b| b == row.baseline)
@@ -103,7 +89,12 @@ impl Select {
 
     /// `crate section` for messages.
     pub fn place(&self) -> String {
-        format!("{} {} ({})", self.krate, self.section, self.language)
+        let Key {
+            language,
+            krate,
+            section,
+        } = &self.key;
+        format!("{krate} {section} ({language})")
     }
 }
 
@@ -215,7 +206,7 @@ pub fn secs(s: f64) -> String {
 impl Tutorials {
     /// The compiled-in data file.
     pub fn builtin() -> anyhow::Result<Self> {
-        serde_json::from_str(BUILTIN).context("the built-in shared/data/tutorials.json is invalid")
+        serde_json::from_str(BUILTIN).context("the built-in report/data/tutorials.json is invalid")
     }
 
     /// Reads a data file.
@@ -298,9 +289,7 @@ mod tests {
         let e = Evidence {
             label: "Rust".into(),
             at: Select {
-                krate: "c".into(),
-                section: "pool".into(),
-                language: "rust".into(),
+                key: Key::new("rust", "c", "pool"),
                 workload: Some("SCRYPT".into()),
                 variant: Some("process".into()),
                 baseline: None,
@@ -319,7 +308,7 @@ mod tests {
              digests = 8, nope not recorded"
         );
         let mut missing = e.clone();
-        missing.at.language = "python".into();
+        missing.at.key.language = "python".into();
         assert_eq!(missing.measured(&results), None);
 
         let fig = Figure {
@@ -328,11 +317,10 @@ mod tests {
             wall_s: 12.8,
             sleep_bound: false,
             at: Select {
-                krate: "c".into(),
-                section: "pool".into(),
-                language: "rust".into(),
+                key: Key::new("rust", "c", "pool"),
+                workload: None,
+                variant: None,
                 baseline: Some(true),
-                ..Select::default()
             },
         };
         assert!(fig.at.matches(&results.rows[0]) && !fig.at.matches(&results.rows[1]));

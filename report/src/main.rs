@@ -1,14 +1,14 @@
 //! `report`: runs every section of the example binaries and writes REPORT.md, or re-renders
-//! the report of an earlier run. `scripts/run_all.sh` is its main user; see
-//! [`shared::report`] for what it writes.
+//! the report of an earlier run. `scripts/run_all.sh` is its main user; see the library
+//! ([`report`]) for what it writes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use shared::report::run::{self, PythonOptions, RunOptions};
-use shared::report::{Results, Tutorials};
+use report::run::{self, PythonOptions, RunOptions};
+use report::{Results, Tutorials};
 use shared::say;
 
 /// Runs every section of the example binaries and writes a report of what they measured.
@@ -113,7 +113,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Render { dir, tutorials: t } => {
             let results = Results::load(&dir.join("results.jsonl"))?;
-            let rendered = shared::report::render(&dir, &results, &tutorials(t.as_ref())?)?;
+            let rendered = report::render(&dir, &results, &tutorials(t.as_ref())?)?;
             say!(
                 "wrote {} and {} charts",
                 rendered.report.display(),

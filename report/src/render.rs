@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::charts::{self, Bar};
-use super::data::{Results, Row, SpanRow, same_name};
-use super::tutorials::{Tutorials, secs};
+use crate::charts::{self, Bar};
+use crate::data::{Results, Row, SpanRow, same_name};
+use crate::tutorials::{Tutorials, secs};
 
 /// What [`render`] wrote.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +44,7 @@ pub fn render(dir: &Path, results: &Results, tutorials: &Tutorials) -> anyhow::R
 fn markdown(dir: &Path, results: &Results, tutorials: &Tutorials, out: &mut Rendered) -> String {
     let mut md = String::new();
     let scale = results.machine.as_ref().map_or(1.0, |m| m.scale);
-    let has_python = results.rows.iter().any(|r| r.language == "python");
+    let has_python = results.has_python();
 
     md.push_str("# Concurrency and parallelism, measured\n\n");
     header(&mut md, results, has_python);
@@ -147,9 +147,9 @@ fn failures(md: &mut String, results: &Results) {
         let _ = write!(
             md,
             "- **{} {}** ({}): {}",
-            r.krate,
-            r.section,
-            r.language,
+            r.key.krate,
+            r.key.section,
+            r.key.language,
             r.reason.as_deref().unwrap_or("failed")
         );
         if let Some(log) = &r.log {
@@ -161,7 +161,7 @@ fn failures(md: &mut String, results: &Results) {
         let _ = writeln!(
             md,
             "- check failed in **{} {}** ({}): {} {}",
-            c.krate, c.section, c.language, c.name, c.detail
+            c.key.krate, c.key.section, c.key.language, c.name, c.detail
         );
     }
     md.push('\n');
@@ -186,7 +186,7 @@ fn overview(md: &mut String, results: &Results) {
             Some((s, r)) => (
                 format!("{} ({})", times(s), cell(&r.variant)),
                 r.ideal_speedup.map_or("–".to_owned(), times),
-                r.cpu_util().map_or("–".to_owned(), |c| format!("{c:.2}")),
+                cpu(r),
             ),
             None => ("–".to_owned(), "–".to_owned(), "–".to_owned()),
         };
@@ -202,16 +202,16 @@ fn overview(md: &mut String, results: &Results) {
 }
 
 fn status(results: &Results, krate: &str, section: &str) -> String {
-    let runs: Vec<_> = results.runs_of(krate, section).collect();
+    let runs = results.runs_of(krate, section);
     let failed_checks = results
-        .checks
+        .checks_of(krate, section)
         .iter()
-        .filter(|c| c.krate == krate && same_name(&c.section, section) && !c.ok)
+        .filter(|c| !c.ok)
         .count();
     let failed: Vec<String> = runs
         .iter()
         .filter(|r| !r.ok)
-        .map(|r| format!("FAILED ({})", r.language))
+        .map(|r| format!("FAILED ({})", r.key.language))
         .collect();
     if !failed.is_empty() {
         failed.join(", ")
@@ -253,11 +253,11 @@ fn section_block(
     } else {
         let _ = writeln!(md, "Status: {}.\n", status(results, krate, section));
     }
-    for r in results.runs_of(krate, section).filter(|r| !r.ok) {
+    for r in results.runs_of(krate, section).iter().filter(|r| !r.ok) {
         let _ = writeln!(
             md,
             "> **{} run failed:** {}\n",
-            r.language,
+            r.key.language,
             r.reason.as_deref().unwrap_or("no reason recorded")
         );
     }
@@ -279,7 +279,7 @@ fn section_block(
                 label: bar_label(r),
                 speedup: s,
                 ideal: r.ideal_speedup,
-                python: r.language == "python",
+                python: r.key.language == "python",
             })
         })
         .collect();
@@ -305,7 +305,7 @@ fn section_block(
 }
 
 fn bar_label(r: &Row) -> String {
-    let lang = if r.language == "python" {
+    let lang = if r.key.language == "python" {
         " (Python)"
     } else {
         ""
@@ -331,12 +331,7 @@ fn table(md: &mut String, results: &Results, tutorials: &Tutorials, rows: &[&Row
     md.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
     let mut last_workload = None;
     for r in rows {
-        let workload = if last_workload == Some(r.workload_name()) {
-            String::new()
-        } else {
-            cell(r.workload_name())
-        };
-        last_workload = Some(r.workload_name());
+        let workload = workload_cell(&mut last_workload, r);
         let figure = tutorials.figure_for(results, r).map_or(String::new(), |f| {
             format!("{}: {}", f.shown(scale), cell(&f.what))
         });
@@ -354,18 +349,31 @@ fn table(md: &mut String, results: &Results, tutorials: &Tutorials, rows: &[&Row
             r.ideal_speedup.map_or("–".to_owned(), times),
             r.efficiency()
                 .map_or("–".to_owned(), |e| format!("{:.0} %", 100.0 * e)),
-            r.cpu_util().map_or("–".to_owned(), |c| format!("{c:.2}")),
+            cpu(r),
         );
     }
     md.push('\n');
 }
 
+/// A table's workload cell: written on the first row of each workload, blank below it.
+fn workload_cell<'a>(last: &mut Option<&'a str>, r: &'a Row) -> String {
+    let name = r.workload_name();
+    let shown = if *last == Some(name) {
+        String::new()
+    } else {
+        cell(name)
+    };
+    *last = Some(name);
+    shown
+}
+
+/// CPU seconds per wall second, or a dash.
+fn cpu(r: &Row) -> String {
+    r.cpu_util().map_or("–".to_owned(), |c| format!("{c:.2}"))
+}
+
 fn checks_line(md: &mut String, results: &Results, krate: &str, section: &str) {
-    let checks: Vec<_> = results
-        .checks
-        .iter()
-        .filter(|c| c.krate == krate && same_name(&c.section, section))
-        .collect();
+    let checks = results.checks_of(krate, section);
     if checks.is_empty() {
         return;
     }
@@ -381,7 +389,7 @@ fn checks_line(md: &mut String, results: &Results, krate: &str, section: &str) {
     } else {
         md.push_str("; FAILED:\n\n");
         for c in failed {
-            let _ = writeln!(md, "- {} ({}): {}", c.name, c.language, cell(&c.detail));
+            let _ = writeln!(md, "- {} ({}): {}", c.name, c.key.language, cell(&c.detail));
         }
         md.push('\n');
     }
@@ -397,26 +405,27 @@ fn timelines(
     out: &mut Rendered,
 ) {
     // One chart per (language, workload), in run order.
-    let mut groups: Vec<(String, String)> = Vec::new();
-    for s in results
+    let section_spans: Vec<&SpanRow> = results
         .spans
         .iter()
-        .filter(|s| s.krate == krate && same_name(&s.section, section))
-    {
-        let key = (s.language.clone(), s.workload.clone().unwrap_or_default());
+        .filter(|s| s.key.is(krate, section))
+        .collect();
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for s in &section_spans {
+        let key = (
+            s.key.language.clone(),
+            s.workload.clone().unwrap_or_default(),
+        );
         if !groups.contains(&key) {
             groups.push(key);
         }
     }
     for (language, workload) in groups {
-        let spans: Vec<&SpanRow> = results
-            .spans
+        let spans: Vec<&SpanRow> = section_spans
             .iter()
+            .copied()
             .filter(|s| {
-                s.krate == krate
-                    && same_name(&s.section, section)
-                    && s.language == language
-                    && s.workload.as_deref().unwrap_or("") == workload
+                s.key.language == language && s.workload.as_deref().unwrap_or("") == workload
             })
             .collect();
         let file = format!(
@@ -500,12 +509,7 @@ fn python_table(md: &mut String, rust: &[&Row], python: &[&Row]) {
                 r.speedup.map_or("–".to_owned(), times)
             }
         };
-        let workload = if last_workload == Some(p.workload_name()) {
-            String::new()
-        } else {
-            cell(p.workload_name())
-        };
-        last_workload = Some(p.workload_name());
+        let workload = workload_cell(&mut last_workload, p);
         let _ = writeln!(
             md,
             "| {workload} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -517,7 +521,7 @@ fn python_table(md: &mut String, rust: &[&Row], python: &[&Row]) {
                 .map_or("–".to_owned(), |r| times(p.wall_s / r.wall_s)),
             speed(p),
             twin.map_or("–".to_owned(), speed),
-            p.cpu_util().map_or("–".to_owned(), |c| format!("{c:.2}")),
+            cpu(p),
         );
     }
     md.push('\n');
@@ -565,9 +569,7 @@ fn claims(md: &mut String, results: &Results, tutorials: &Tutorials) {
                     let _ = writeln!(md, "- {line}");
                 }
                 None => {
-                    let why = if e.at.language == "python"
-                        && !results.rows.iter().any(|r| r.language == "python")
-                    {
+                    let why = if e.at.key.language == "python" && !results.has_python() {
                         "Python was not run (`--with-python`)"
                     } else {
                         "not in this run's results"
@@ -592,12 +594,11 @@ fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Key;
 
     fn row(workload: &str, variant: &str, workers: usize, baseline: bool) -> Row {
         Row {
-            language: "rust".into(),
-            krate: "c".into(),
-            section: "s".into(),
+            key: Key::new("rust", "c", "s"),
             workload: Some(workload.into()),
             variant: variant.into(),
             workers,

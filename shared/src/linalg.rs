@@ -1,15 +1,40 @@
-//! OpenBLAS's own C API, called directly.
+//! LAPACK singular values on OpenBLAS, and OpenBLAS's own thread control (feature `linalg`).
 //!
-//! Every section links OpenBLAS (one binary), so every section also meets its helper threads:
-//! [`settle_after_load`] keeps their start-up spin out of the first measurement, and
-//! `svd_batch` sets the thread count to compare the library's threads with ours.
+//! [`singular_values`] is `dgesdd` with `JOBZ='N'`, exactly what
+//! `np.linalg.svd(a, compute_uv=False)` calls: the SVD workload of seed 002's "Exercise",
+//! used by `examples-simd` and `examples-distributed`.
 //!
-//! The library is linked through ndarray-linalg's `openblas-system` feature (Debian's
-//! `libopenblas-dev`). The thread count is set with `openblas_set_num_threads`, not with the
+//! Every program that links OpenBLAS also meets its helper threads. [`set_threads`] and
+//! [`Threads`] choose how many it uses inside each call (one per rank or per rayon task, to
+//! avoid cores x cores threads); [`settle_after_load`] keeps their start-up spin out of the
+//! first measurement. The count is set with `openblas_set_num_threads`, not with the
 //! `OPENBLAS_NUM_THREADS` environment variable: the variable is read once, when the library
 //! loads, while the call changes it between measurements.
+//!
+//! The library is Debian's `libopenblas-dev`, linked through ndarray-linalg's
+//! `openblas-system` feature.
 
 use std::ffi::{CStr, c_char, c_int};
+
+use anyhow::{Context, Result};
+use ndarray::{Array1, ArrayView2};
+use ndarray_linalg::{JobSvd, SVDDC};
+
+// Links the library whose C API is declared below.
+use openblas_src as _;
+
+/// The tolerance every parallel or distributed result must meet against the serial one,
+/// relative to each matrix's largest singular value (its 2-norm: the scale of an SVD's
+/// rounding); see [`crate::workloads::max_rel_diff_rows`].
+pub const REL_TOL: f64 = 1e-10;
+
+/// Singular values of one matrix, largest first.
+pub fn singular_values(a: ArrayView2<'_, f64>) -> Result<Array1<f64>> {
+    let (_, s, _) = a
+        .svddc(JobSvd::None)
+        .with_context(|| format!("LAPACK dgesdd failed on a {:?} matrix", a.dim()))?;
+    Ok(s)
+}
 
 // Declared in OpenBLAS's `cblas.h`. None of them takes a pointer from us; the getters
 // only read the library's settings.
@@ -31,11 +56,11 @@ pub fn threads() -> usize {
 }
 
 /// Sets the threads OpenBLAS uses inside each call (clamped by the library to what it was
-/// built for).
+/// built for). `set_threads(1)` makes it compute on the calling thread only.
 pub fn set_threads(n: usize) {
     let n = c_int::try_from(n.max(1)).unwrap_or(c_int::MAX);
     // SAFETY: a plain C call with an int. OpenBLAS allows it at any time; it takes its own
-    // server lock when it has to start more threads. The sections call it only between
+    // server lock when it has to start more threads. Callers change it only between
     // measurements, when no BLAS call is running.
     unsafe { openblas_set_num_threads(n) }
 }
@@ -101,7 +126,7 @@ impl Drop for Threads {
 
 /// Waits, once per process, for the helper threads OpenBLAS started when the program loaded:
 /// they spin for about 0.1 s before they sleep, and would slow the first measurement of
-/// whichever section runs first (every section calls this before measuring).
+/// whichever section runs first (call this before measuring).
 pub fn settle_after_load() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(settle);

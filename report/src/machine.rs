@@ -47,7 +47,7 @@ impl Machine {
         };
         Self {
             cpu: cpu_model(&read("/proc/cpuinfo")).unwrap_or_else(|| "unknown CPU".to_owned()),
-            cores: crate::system::cores(),
+            cores: shared::system::cores(),
             memory_gib: mem_total_gib(&read("/proc/meminfo")).unwrap_or(0.0),
             os,
             rustc: command_line("rustc", &["-V"])
@@ -195,9 +195,31 @@ mod tests {
     #[test]
     fn detect_reads_this_machine() {
         let m = Machine::detect(&[], 0.5, true);
-        assert!(m.cores >= 1);
+        assert_eq!(m.cores, shared::system::cores());
+        assert_eq!((m.scale, m.quick, m.python.as_deref()), (0.5, true, None));
         assert_eq!(m.blas, "none linked by these binaries");
-        assert!(m.line().contains("cores"));
-        assert!(m.started_utc.ends_with('Z'));
+        let started = chrono::DateTime::parse_from_rfc3339(&m.started_utc).unwrap();
+        assert_eq!(started.offset().local_minus_utc(), 0, "{}", m.started_utc);
+        assert!(m.started_utc.ends_with('Z'), "{}", m.started_utc);
+    }
+
+    #[test]
+    fn the_line_names_every_field_and_python_when_it_ran() {
+        let mut m = Machine {
+            cpu: "CPU X".into(),
+            cores: 2,
+            memory_gib: 23.44,
+            os: "Debian 12, Linux 6.1".into(),
+            rustc: "rustc 1.85.0".into(),
+            blas: "/lib/libopenblas.so.0".into(),
+            python: None,
+            started_utc: "2025-01-02T03:04:05Z".into(),
+            scale: 1.0,
+            quick: false,
+        };
+        let line = "CPU X · 2 cores · 23.4 GiB · Debian 12, Linux 6.1 · rustc 1.85.0 · BLAS: /lib/libopenblas.so.0";
+        assert_eq!(m.line(), line);
+        m.python = Some("Python 3.11.2".into());
+        assert_eq!(m.line(), format!("{line} · Python 3.11.2"));
     }
 }

@@ -1,14 +1,14 @@
 //! The report's charts, as SVG with plotters: speed-up against the ideal per section, and
-//! Gantt timelines of the recorded spans (drawn by [`crate::timeline::write_svg`]).
+//! Gantt timelines of the recorded spans (drawn by [`shared::timeline::write_svg`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::data::SpanRow;
-use crate::spans::Span;
-use crate::timeline::{self, Panel};
+use crate::data::SpanRow;
+use shared::spans::Span;
+use shared::timeline::{self, Panel};
 
 /// One bar of a speed-up chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,12 +192,11 @@ pub fn slug(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Key;
 
     fn span(variant: &str, lane: &str, task: u64, a: f64, b: f64) -> SpanRow {
         SpanRow {
-            language: "rust".into(),
-            krate: "c".into(),
-            section: "s".into(),
+            key: Key::new("rust", "c", "s"),
             workload: None,
             variant: variant.into(),
             lane: lane.into(),

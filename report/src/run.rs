@@ -16,21 +16,22 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use super::data::{Results, SectionRun};
-use super::machine::Machine;
-use super::render::{self, Rendered};
-use super::tutorials::Tutorials;
-use crate::say;
-use crate::server::Server;
-use crate::workloads;
+use crate::data::{Key, Results, SectionRun, same_name};
+use crate::machine::Machine;
+use crate::render::{self, Rendered};
+use crate::tutorials::Tutorials;
+use shared::say;
+use shared::server::Server;
+use shared::workloads;
 
 /// Set by the Ctrl-C handler; the runner then kills the running section and stops.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -79,7 +80,7 @@ impl RunOptions {
         self.only.is_empty()
             || self.only.iter().any(|o| {
                 o.split_once('/')
-                    .is_some_and(|(k, s)| k == krate && super::data::same_name(s, section))
+                    .is_some_and(|(k, s)| k == krate && same_name(s, section))
             })
     }
 }
@@ -103,7 +104,7 @@ impl Outcome {
         self.runs
             .iter()
             .filter(|r| !r.ok)
-            .map(|r| format!("{}/{} ({})", r.krate, r.section, r.language))
+            .map(|r| format!("{}/{} ({})", r.key.krate, r.key.section, r.key.language))
             .collect()
     }
 }
@@ -118,6 +119,10 @@ struct Program {
 }
 
 impl Program {
+    fn key(&self, section: &str) -> Key {
+        Key::new(self.language, &self.krate, section)
+    }
+
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.command[0]);
         cmd.args(&self.command[1..]);
@@ -174,7 +179,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Outcome> {
         machine.python = Some(python_version(&py.interpreter)?);
         let server = Server::start_with_latency(Duration::from_millis(100))?;
         let workloads_file = dir.join("workloads.json");
-        let seed = crate::CommonArgs::default().seed;
+        let seed = shared::CommonArgs::default().seed;
         std::fs::write(
             &workloads_file,
             serde_json::to_string_pretty(&python_workloads(seed))?,
@@ -241,9 +246,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<Outcome> {
             ),
             Err(e) => {
                 let r = SectionRun {
-                    language: p.language.to_owned(),
-                    krate: p.krate.clone(),
-                    section: "--list-sections".to_owned(),
+                    key: p.key("--list-sections"),
                     ok: false,
                     exit_code: None,
                     elapsed_s: 0.0,
@@ -343,8 +346,7 @@ fn with_kind(kind: &str, mut v: Value) -> Value {
 }
 
 fn write_line(sink: &Mutex<File>, v: &Value) -> anyhow::Result<()> {
-    let mut f = sink.lock().unwrap_or_else(PoisonError::into_inner);
-    writeln!(f, "{v}").context("cannot write results.jsonl")
+    writeln!(sink.lock(), "{v}").context("cannot write results.jsonl")
 }
 
 fn python_version(interpreter: &Path) -> anyhow::Result<String> {
@@ -461,7 +463,7 @@ fn run_section(
 ) -> anyhow::Result<SectionRun> {
     let log_rel = format!(
         "logs/{}.log",
-        super::charts::slug(&[&p.krate, section, p.language])
+        crate::charts::slug(&[&p.krate, section, p.language])
     );
     let log = File::create(dir.join(&log_rel))
         .with_context(|| format!("cannot create {}", dir.join(&log_rel).display()))?;
@@ -540,9 +542,7 @@ fn run_section(
         });
     }
     Ok(SectionRun {
-        language: p.language.to_owned(),
-        krate: p.krate.clone(),
-        section: section.to_owned(),
+        key: p.key(section),
         ok,
         exit_code,
         elapsed_s,
@@ -617,24 +617,16 @@ fn summary(outcome: &Outcome, results: &Results) {
     say!();
     say!("summary:");
     for r in &outcome.runs {
-        let rows = results
-            .rows
-            .iter()
-            .filter(|m| {
-                m.krate == r.krate
-                    && super::data::same_name(&m.section, &r.section)
-                    && m.language == r.language
-            })
-            .count();
+        let Key {
+            language,
+            krate,
+            section,
+        } = &r.key;
+        let rows = results.rows_of(krate, section, language).count();
         let failed_checks = results
-            .checks
+            .checks_of(krate, section)
             .iter()
-            .filter(|c| {
-                c.krate == r.krate
-                    && super::data::same_name(&c.section, &r.section)
-                    && c.language == r.language
-                    && !c.ok
-            })
+            .filter(|c| c.key.language == *language && !c.ok)
             .count();
         let mut status = if r.ok {
             "ok".to_owned()
@@ -645,10 +637,7 @@ fn summary(outcome: &Outcome, results: &Results) {
             status.push_str(&format!(", {failed_checks} check(s) failed"));
         }
         say!(
-            "  {:<20} {:<20} {:<7} {:>8}  {rows:>3} measurements  {status}",
-            r.krate,
-            r.section,
-            r.language,
+            "  {krate:<20} {section:<20} {language:<7} {:>8}  {rows:>3} measurements  {status}",
             format!("{:.1} s", r.elapsed_s)
         );
     }

@@ -11,21 +11,55 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::machine::Machine;
+use crate::machine::Machine;
 
-/// One `{"kind":"measurement",...}` line (see [`crate::measure::Measurement`]).
+/// Which section of which crate, in which language, a line belongs to: the keys every kind of
+/// line carries (flattened into each of them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    /// `"rust"` or `"python"`.
+pub struct Key {
+    /// `"rust"` or `"python"`; `"rust"` when a line has none (the examples' check lines).
     #[serde(default = "rust")]
     pub language: String,
     /// The example crate, e.g. `"examples-threads"`.
     #[serde(rename = "crate")]
     pub krate: String,
-    /// The section, e.g. `"gil"`.
+    /// The section, e.g. `"gil"` (see [`same_name`]).
     pub section: String,
+}
+
+fn rust() -> String {
+    "rust".to_owned()
+}
+
+impl Key {
+    /// The key of a line of `language`, `krate` and `section`.
+    pub fn new(language: &str, krate: &str, section: &str) -> Self {
+        Self {
+            language: language.to_owned(),
+            krate: krate.to_owned(),
+            section: section.to_owned(),
+        }
+    }
+
+    /// Whether the line belongs to this crate's section, whatever its language.
+    pub fn is(&self, krate: &str, section: &str) -> bool {
+        self.krate == krate && same_name(&self.section, section)
+    }
+
+    /// Whether both name the same section in the same language.
+    pub fn same(&self, other: &Key) -> bool {
+        self.language == other.language && self.is(&other.krate, &other.section)
+    }
+}
+
+/// One `{"kind":"measurement",...}` line (see [`shared::measure::Measurement`]). Only the
+/// crate, section, variant and wall time are required: the Python programs write fewer keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Language, crate and section.
+    #[serde(flatten)]
+    pub key: Key,
     /// Which workload of the section, if it has several.
-    #[serde(default)]
     pub workload: Option<String>,
     /// The variant, e.g. `"2 threads"`.
     pub variant: String,
@@ -41,33 +75,23 @@ pub struct Row {
     #[serde(default)]
     pub cpu_s: f64,
     /// Best possible wall seconds, where stated.
-    #[serde(default)]
     pub ideal_s: Option<f64>,
     /// Baseline wall / this wall.
-    #[serde(default)]
     pub speedup: Option<f64>,
     /// Baseline wall / ideal wall.
-    #[serde(default)]
     pub ideal_speedup: Option<f64>,
     /// Whether this run is its workload's baseline.
     #[serde(default)]
     pub baseline: bool,
     /// Logical cores of the machine.
-    #[serde(default)]
     pub cores: Option<usize>,
     /// `--scale` in force.
-    #[serde(default)]
     pub scale: Option<f64>,
     /// `--quick` in force.
-    #[serde(default)]
     pub quick: Option<bool>,
     /// Section-specific keys (e.g. `tasks_per_s`, `rss_mib`).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-fn rust() -> String {
-    "rust".to_owned()
 }
 
 impl Row {
@@ -93,18 +117,12 @@ impl Row {
 /// One `{"kind":"span",...}` line: a task on a lane of a variant's run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanRow {
-    /// `"rust"` or `"python"`.
-    #[serde(default = "rust")]
-    pub language: String,
-    /// The example crate.
-    #[serde(rename = "crate")]
-    pub krate: String,
-    /// The section.
-    pub section: String,
-    /// The workload, if any.
-    #[serde(default)]
+    /// Language, crate and section.
+    #[serde(flatten)]
+    pub key: Key,
+    /// The workload whose run it belongs to, if the section has several.
     pub workload: Option<String>,
-    /// The variant whose run this span belongs to.
+    /// The variant whose run it belongs to.
     pub variant: String,
     /// Thread, worker process or task that ran it.
     pub lane: String,
@@ -119,14 +137,9 @@ pub struct SpanRow {
 /// One `{"kind":"check",...}` line: a section's own check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRow {
-    /// `"rust"` or `"python"` (the runner adds it when the example did not).
-    #[serde(default = "rust")]
-    pub language: String,
-    /// The example crate.
-    #[serde(rename = "crate")]
-    pub krate: String,
-    /// The section.
-    pub section: String,
+    /// Language (the runner adds it when the example did not), crate and section.
+    #[serde(flatten)]
+    pub key: Key,
     /// What was checked.
     pub name: String,
     /// Whether it held.
@@ -139,17 +152,12 @@ pub struct CheckRow {
 /// One `{"kind":"section",...}` line, written by the runner after each section it ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionRun {
-    /// `"rust"` or `"python"`.
-    pub language: String,
-    /// The example crate (the binary's name).
-    #[serde(rename = "crate")]
-    pub krate: String,
-    /// The section.
-    pub section: String,
+    /// Language, crate (the binary's name) and section.
+    #[serde(flatten)]
+    pub key: Key,
     /// Whether it exited with status 0.
     pub ok: bool,
     /// Its exit code (`None` if killed by a signal).
-    #[serde(default)]
     pub exit_code: Option<i32>,
     /// Wall seconds the section took, start to exit.
     pub elapsed_s: f64,
@@ -252,13 +260,12 @@ impl Results {
         let keys = self
             .runs
             .iter()
-            .map(|r| (&r.krate, &r.section))
-            .chain(self.rows.iter().map(|r| (&r.krate, &r.section)))
-            .chain(self.checks.iter().map(|c| (&c.krate, &c.section)));
-        for (k, s) in keys {
-            let key = (k.clone(), s.replace('-', "_"));
-            if seen.insert(key) {
-                out.push((k.clone(), s.clone()));
+            .map(|r| &r.key)
+            .chain(self.rows.iter().map(|r| &r.key))
+            .chain(self.checks.iter().map(|c| &c.key));
+        for key in keys {
+            if seen.insert((key.krate.clone(), key.section.replace('-', "_"))) {
+                out.push((key.krate.clone(), key.section.clone()));
             }
         }
         out
@@ -271,20 +278,30 @@ impl Results {
         section: &'a str,
         language: &'a str,
     ) -> impl Iterator<Item = &'a Row> + 'a {
-        self.rows.iter().filter(move |r| {
-            r.krate == krate && same_name(&r.section, section) && r.language == language
-        })
+        self.rows
+            .iter()
+            .filter(move |r| r.key.is(krate, section) && r.key.language == language)
+    }
+
+    /// The checks of one section, every language.
+    pub fn checks_of(&self, krate: &str, section: &str) -> Vec<&CheckRow> {
+        self.checks
+            .iter()
+            .filter(|c| c.key.is(krate, section))
+            .collect()
     }
 
     /// The runner's records of one section (one per language run).
-    pub fn runs_of<'a>(
-        &'a self,
-        krate: &'a str,
-        section: &'a str,
-    ) -> impl Iterator<Item = &'a SectionRun> + 'a {
+    pub fn runs_of(&self, krate: &str, section: &str) -> Vec<&SectionRun> {
         self.runs
             .iter()
-            .filter(move |r| r.krate == krate && same_name(&r.section, section))
+            .filter(|r| r.key.is(krate, section))
+            .collect()
+    }
+
+    /// Whether any Python program was measured (`--with-python`).
+    pub fn has_python(&self) -> bool {
+        self.rows.iter().any(|r| r.key.language == "python")
     }
 
     /// The sections the runner saw fail.
@@ -316,7 +333,7 @@ not json
         assert_eq!(r.rows[1].efficiency(), Some(1.0));
         assert_eq!(r.rows[1].cpu_util(), Some(2.0));
         assert_eq!(r.spans.len(), 1);
-        assert_eq!(r.checks[0].language, "rust", "defaults to rust");
+        assert_eq!(r.checks[0].key.language, "rust", "defaults to rust");
         assert_eq!(r.failed_runs().len(), 1);
         assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
         assert_eq!(r.other_kinds, [("mystery".to_owned(), 1)]);
@@ -327,6 +344,58 @@ not json
         );
         assert_eq!(r.rows_of("examples-x", "csv_threads", "rust").count(), 2);
         assert_eq!(r.rows_of("examples-x", "csv_threads", "python").count(), 0);
+        assert_eq!(r.checks_of("examples-x", "csv_threads").len(), 1);
+        assert_eq!(r.runs_of("examples-x", "CSV_threads").len(), 1);
+        assert_eq!(r.runs_of("examples-y", "csv-threads").len(), 0);
+    }
+
+    #[test]
+    fn only_unknown_keys_are_extra_and_python_lines_may_omit_the_rest() {
+        let r = Results::parse(LINES);
+        let extra: Vec<&String> = r.rows[1].extra.keys().collect();
+        assert_eq!(
+            extra,
+            ["rows"],
+            "the flattened key is not repeated in extra"
+        );
+
+        let r = Results::parse(concat!(
+            r#"{"kind":"measurement","language":"python","crate":"c","section":"s","variant":"v","wall_s":2.0}"#,
+            "\n",
+            r#"{"kind":"measurement","crate":"c","section":"s","wall_s":2.0}"#,
+        ));
+        let row = &r.rows[0];
+        assert_eq!(row.key.language, "python");
+        assert_eq!(
+            (row.workers, row.tasks, row.cpu_s, row.baseline),
+            (0, 0, 0.0, false)
+        );
+        assert_eq!(
+            (row.workload.as_deref(), row.speedup, row.cores),
+            (None, None, None)
+        );
+        assert_eq!(row.efficiency(), None);
+        assert_eq!(r.rows.len(), 1);
+        assert!(r.warnings[0].contains("`variant`"), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn section_lines_are_written_flat_as_before() {
+        let run = SectionRun {
+            key: Key::new("rust", "c", "s"),
+            ok: true,
+            exit_code: Some(0),
+            elapsed_s: 1.5,
+            reason: None,
+            log: Some("logs/c-s-rust.log".into()),
+        };
+        let v = serde_json::to_value(&run).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"language": "rust", "crate": "c", "section": "s", "ok": true,
+                "exit_code": 0, "elapsed_s": 1.5, "log": "logs/c-s-rust.log"})
+        );
+        assert_eq!(serde_json::from_value::<SectionRun>(v).unwrap(), run);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `scripts/test.sh` also runs `scripts/run_all.sh --quick` on the real examples.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shared::testkit::{Run, run_bin};
 
@@ -19,6 +19,12 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
+/// Fails with the needle and the whole report when `md` lacks `needle`.
+#[track_caller]
+fn assert_has(md: &str, needle: &str) {
+    assert!(md.contains(needle), "REPORT.md lacks {needle:?}:\n{md}");
+}
+
 #[test]
 fn render_writes_tables_charts_python_and_the_claims_from_fixture_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -28,47 +34,51 @@ fn render_writes_tables_charts_python_and_the_claims_from_fixture_lines() {
     let md = read(&dir.path().join("REPORT.md"));
 
     // Machine line and run line.
-    assert!(
-        md.contains("**Machine:** Fixture CPU 3000 · 2 cores · 8.0 GiB"),
-        "{md}"
-    );
-    assert!(md.contains("BLAS: /usr/lib/x86_64-linux-gnu/libopenblas.so.0"));
+    assert_has(&md, "**Machine:** Fixture CPU 3000 · 2 cores · 8.0 GiB");
+    assert_has(&md, "BLAS: /usr/lib/x86_64-linux-gnu/libopenblas.so.0");
     // One table per section, with efficiency and CPU, and the tutorial's own figure.
-    assert!(md.contains("### examples-processes pool"));
-    assert!(
-        md.contains(
-            "| 2 processes (ProcessPoolExecutor) | 2 | 4.10 s | 1.95× | 2.00× | 98 % | 1.98 |"
-        ),
-        "{md}"
+    assert_has(&md, "### examples-processes pool");
+    assert_has(
+        &md,
+        "| 2 processes (ProcessPoolExecutor) | 2 | 4.10 s | 1.95× | 2.00× | 98 % | 1.98 |",
     );
-    assert!(md.contains("12.80 s (seed 002): 8 scrypt digests serially"));
-    assert!(md.contains("13.00 s (seed 002): 8 scrypt digests on ProcessPoolExecutor(4)"));
-    assert!(
-        md.contains("110 ms (seed 003)"),
-        "the post's 0.11 s is beside its reproduction"
+    assert_has(&md, "12.80 s (seed 002): 8 scrypt digests serially");
+    assert_has(
+        &md,
+        "13.00 s (seed 002): 8 scrypt digests on ProcessPoolExecutor(4)",
     );
+    // The post's 0.11 s is beside its reproduction.
+    assert_has(&md, "110 ms (seed 003)");
     // Python beside Rust, with the ratio.
-    assert!(md.contains("Python on the same machine"));
-    assert!(md.contains("| 2 processes (ProcessPoolExecutor) | 6.30 s | 2 processes (ProcessPoolExecutor) | 4.10 s | 1.54× |"), "{md}");
-    // Failures: a failed section and a failed check are named.
-    assert!(md.contains("## Failures"));
-    assert!(md.contains("**examples-async service_request** (rust): exit status 1"));
-    assert!(md.contains("check failed in **examples-processes downloads**"));
-    // A section of the map that produced nothing is listed, not silently dropped.
-    assert!(md.contains("## Not measured in this run"));
-    assert!(md.contains("- examples-simd svd_batch"));
-    // The wrong claims, with numbers pulled from the lines above.
-    assert!(md.contains("## What the tutorials got wrong, measured"));
-    assert!(
-        md.contains(
-            "Rust, process pool: wall 4.10 s, 1.95× vs its baseline (ideal 2.00×), 1.98 cores busy"
-        ),
-        "{md}"
+    assert_has(&md, "Python on the same machine");
+    assert_has(
+        &md,
+        "| 2 processes (ProcessPoolExecutor) | 6.30 s | 2 processes (ProcessPoolExecutor) | 4.10 s | 1.54× |",
     );
-    assert!(md.contains("Rust, C-extension work under the GIL analogue, 2 threads: 1.95×"));
-    assert!(md.contains("not measured (not in this run's results"));
+    // Failures: a failed section and a failed check are named.
+    assert_has(&md, "## Failures");
+    assert_has(
+        &md,
+        "**examples-async service_request** (rust): exit status 1",
+    );
+    assert_has(&md, "check failed in **examples-processes downloads**");
+    // A section of the map that produced nothing is listed, not silently dropped.
+    assert_has(&md, "## Not measured in this run");
+    assert_has(&md, "- examples-simd svd_batch");
+    // The wrong claims, with numbers pulled from the lines above.
+    assert_has(&md, "## What the tutorials got wrong, measured");
+    assert_has(
+        &md,
+        "Rust, process pool: wall 4.10 s, 1.95× vs its baseline (ideal 2.00×), 1.98 cores busy",
+    );
+    assert_has(
+        &md,
+        "Rust, C-extension work under the GIL analogue, 2 threads: 1.95×",
+    );
+    assert_has(&md, "not measured (not in this run's results");
     // The unreadable line is a warning, not a crash.
-    assert!(md.contains("## Warnings") && md.contains("line 30: not JSON"));
+    assert_has(&md, "## Warnings");
+    assert_has(&md, "line 30: not JSON");
 
     // Charts: a speed-up chart per measured section, a timeline where spans were recorded.
     let charts = dir.path().join("charts");
@@ -78,7 +88,7 @@ fn render_writes_tables_charts_python_and_the_claims_from_fixture_lines() {
         "examples-processes-downloads-speedup.svg",
     ] {
         assert!(read(&charts.join(f)).contains("<svg"), "{f}");
-        assert!(md.contains(&format!("(charts/{f})")), "{f} not linked");
+        assert_has(&md, &format!("(charts/{f})"));
     }
     let timeline = charts.join(
         "examples-processes-pool-scrypt-of-8-passwords-n-2-7-r-1024-p-32-salt-salt-64-byte-digest-rust-timeline.svg",
@@ -224,8 +234,11 @@ fn a_failing_section_makes_the_run_fail_and_is_named_everywhere() {
     assert!(read(&dir.join("logs/examples-fake-fast-rust.log")).contains("human text of fast"));
 
     let md = read(&dir.join("REPORT.md"));
-    assert!(md.contains("**examples-fake broken** (rust): exit status 1"));
-    assert!(md.contains("| two sleeps | serial | 1 | 200 ms | 1.00× (baseline) |"));
+    assert_has(&md, "**examples-fake broken** (rust): exit status 1");
+    assert_has(
+        &md,
+        "| two sleeps | serial | 1 | 200 ms | 1.00× (baseline) |",
+    );
     assert!(dir.join("charts/examples-fake-fast-speedup.svg").is_file());
     assert!(
         dir.join("charts/examples-fake-fast-two-sleeps-rust-timeline.svg")
@@ -275,14 +288,21 @@ fn a_hanging_section_is_killed_with_its_children_at_the_timeout() {
     assert_eq!(run.code(), Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("examples-fake/hang (rust)"));
     let md = read(&only_run_dir(&root).join("REPORT.md"));
-    assert!(md.contains("timed out after 1 s and was killed"), "{md}");
-    // The section's own child (`sleep 37.25`) died with it: the whole group was killed.
-    std::thread::sleep(Duration::from_millis(200));
-    let survivors: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("37.25"))
-        .collect();
-    assert!(survivors.is_empty(), "left running: {survivors:?}");
+    assert_has(&md, "timed out after 1 s and was killed");
+    // The section's own child (`sleep 37.25`) died with it: the whole group was killed. The
+    // kernel may take a moment to tear a killed process down, so this waits for that (up to
+    // 10 s, far below the 37 s the child would live if it had not been killed).
+    let survivors = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains("sleep 37.25"))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !survivors().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(survivors(), Vec::<String>::new(), "left running");
 }
